@@ -1,0 +1,21 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { AuditModule } from '../audit/index.js';
+import { AuditController } from './audit.controller.js';
+import { AuthGuard } from './auth.guard.js';
+import { HealthController } from './health.controller.js';
+import { ProblemDetailsFilter } from './problem.filter.js';
+import { TokenBootstrapService } from './token-bootstrap.service.js';
+import { TokenRepository } from './token.repository.js';
+
+@Module({
+  imports: [AuditModule],
+  controllers: [HealthController, AuditController],
+  providers: [
+    TokenRepository,
+    TokenBootstrapService,
+    { provide: APP_GUARD, useClass: AuthGuard },
+    { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+  ],
+})
+export class AdminModule {}

@@ -1,0 +1,25 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { AdminModule } from './admin/index.js';
+import { ConfigModule, type StrataConfig } from './config/index.js';
+import { type Database, DatabaseModule } from './database/index.js';
+import { DimsePushModule, IngestionModule, StowPushModule } from './ingestion/index.js';
+import { RetrievalModule } from './retrieval/index.js';
+
+/** The modular monolith: one module per context (ARCHITECTURE.md), wired here and nowhere else. */
+@Module({})
+export class AppModule {
+  static forRoot(config: StrataConfig, database: Database): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot(database),
+        IngestionModule,
+        DimsePushModule,
+        StowPushModule,
+        RetrievalModule,
+        AdminModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,87 @@
+import { type Sql } from '../database/index.js';
+import { type AuditEvent, type AuditRow, canonicalEncoding } from './audit-event.js';
+
+/** Serialises appends so each row's prev_hash is the hash of the row before it, across nodes. */
+const CHAIN_LOCK = 7_357_002;
+const GENESIS = '\\x' + '00'.repeat(32);
+
+/** The append-only, hash-chained audit table (PostgreSQL triggers reject UPDATE and DELETE). */
+export class AuditRepository {
+  /**
+   * Appends inside the caller's transaction, so the event commits or rolls back with the change it
+   * records. Two statements: the lock must be held before the statement that reads the chain head
+   * takes its snapshot.
+   */
+  async append(tx: Sql, event: AuditEvent, at: Date = new Date()): Promise<void> {
+    const iso = at.toISOString();
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
+    await tx.query(
+      `WITH prev AS (
+         SELECT coalesce((SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1), $11::bytea) AS h)
+       INSERT INTO audit_events
+         (at, actor, actor_host, role, action, outcome, patient_id, study_instance_uid, instances, detail, prev_hash, hash)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, prev.h, sha256(prev.h || convert_to($12, 'UTF8'))
+         FROM prev`,
+      [
+        iso,
+        event.actor,
+        event.actorHost ?? null,
+        event.role ?? null,
+        event.action,
+        event.outcome,
+        event.patientId ?? null,
+        event.studyInstanceUid ?? null,
+        event.instances ?? null,
+        event.detail ? JSON.stringify(event.detail) : null,
+        GENESIS,
+        canonicalEncoding(iso, event),
+      ],
+    );
+  }
+
+  async list(
+    db: Sql,
+    filter: {
+      patientId?: string;
+      studyInstanceUid?: string;
+      action?: string;
+      afterSeq?: number;
+      limit: number;
+    },
+  ): Promise<AuditRow[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (filter.patientId) add('patient_id = ?', filter.patientId);
+    if (filter.studyInstanceUid) add('study_instance_uid = ?', filter.studyInstanceUid);
+    if (filter.action) add('action = ?', filter.action);
+    if (filter.afterSeq !== undefined) add('seq > ?', filter.afterSeq);
+    params.push(filter.limit);
+    const rows = await db.query<Record<string, unknown>>(
+      `SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, actor, actor_host, role,
+              action, outcome, patient_id, study_instance_uid, instances, detail,
+              encode(prev_hash, 'hex') AS prev_hash, encode(hash, 'hex') AS hash
+         FROM audit_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+        ORDER BY seq LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      at: r.at as string,
+      actor: r.actor as string,
+      actorHost: (r.actor_host as string) ?? null,
+      role: (r.role as string) ?? null,
+      action: r.action as string,
+      outcome: r.outcome as AuditRow['outcome'],
+      patientId: (r.patient_id as string) ?? null,
+      studyInstanceUid: (r.study_instance_uid as string) ?? null,
+      instances: (r.instances as number) ?? null,
+      detail: (r.detail as Record<string, unknown>) ?? null,
+      prevHash: r.prev_hash as string,
+      hash: r.hash as string,
+    }));
+  }
+}

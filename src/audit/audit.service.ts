@@ -1,0 +1,27 @@
+import { Injectable } from '@nestjs/common';
+import { Database, type Sql } from '../database/index.js';
+import { type AuditEvent, type AuditRow } from './audit-event.js';
+import { AuditRepository } from './audit.repository.js';
+
+/** Records audit events (always inside the transaction of the change) and lists them. */
+@Injectable()
+export class AuditService {
+  constructor(
+    private readonly db: Database,
+    private readonly repo: AuditRepository,
+  ) {}
+
+  /** Appends within `tx`: if the audit row cannot be written, the change does not commit. */
+  record(tx: Sql, event: AuditEvent): Promise<void> {
+    return this.repo.append(tx, event);
+  }
+
+  /** For events that are not a change (queries, retrievals, refusals): its own transaction. */
+  recordAlone(event: AuditEvent): Promise<void> {
+    return this.db.transaction((tx) => this.repo.append(tx, event));
+  }
+
+  list(filter: Parameters<AuditRepository['list']>[1]): Promise<AuditRow[]> {
+    return this.repo.list(this.db, filter);
+  }
+}

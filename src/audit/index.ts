@@ -1,0 +1,3 @@
+export { type AuditEvent, type AuditRow, canonicalEncoding } from './audit-event.js';
+export { AuditModule } from './audit.module.js';
+export { AuditService } from './audit.service.js';

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { openDatabase, SchemaTooNewError } from '../database/index.js';
+
+const USAGE = `usage: strata <command>
+
+commands:
+  migrate     apply pending database migrations (the server also does this at start)
+  help        show this help
+
+The CLI reads the same environment and config file as the server (see README.md).`;
+
+const quietLogger = {
+  log: (m: string) => console.error(m),
+  warn: (m: string) => console.error(`warning: ${m}`),
+};
+
+async function migrateCommand(): Promise<number> {
+  const config = loadConfig();
+  const db = await openDatabase(config, quietLogger);
+  try {
+    console.log(
+      db.migrationsRun.length === 0
+        ? 'the database schema is up to date'
+        : `applied: ${db.migrationsRun.join(', ')}`,
+    );
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command] = argv;
+  switch (command) {
+    case 'migrate':
+      return migrateCommand();
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      console.error(`strata: unknown command '${command}'\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ConfigError)
+      console.error(`strata: configuration error: ${error.message}`);
+    else if (error instanceof SchemaTooNewError) console.error(`strata: ${error.message}`);
+    else console.error(`strata: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

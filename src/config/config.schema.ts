@@ -1,0 +1,86 @@
+import { z } from 'zod';
+
+/**
+ * The config file (STRATA_CONFIG, YAML). Unknown keys are errors so that a typo never silently
+ * falls back to a default. Later issues extend this (tiers, peers, sources).
+ */
+export const configFileSchema = z
+  .object({
+    dicom: z
+      .object({
+        /** Calling AE titles allowed to associate; absent or empty = everyone. */
+        allowedCallingAets: z.array(z.string().min(1).max(16)).optional(),
+        /** Extra (private) SOP classes accepted for storage besides the standard ones. */
+        extraStorageSopClasses: z.array(z.string().regex(/^[0-9.]{1,64}$/)).optional(),
+        /** Whether the Called AE Title must equal STRATA_AET. */
+        checkCalledAet: z.boolean().optional(),
+        maxPduLength: z
+          .number()
+          .int()
+          .min(16384)
+          .max(16 * 1024 * 1024)
+          .optional(),
+        idleTimeoutSeconds: z.number().int().min(1).max(3600).optional(),
+      })
+      .strict()
+      .optional(),
+    dicomweb: z
+      .object({
+        /** Largest STOW-RS request body accepted, in bytes. */
+        maxStowBytes: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    ingest: z
+      .object({
+        /** Largest header (dataset bytes before Pixel Data) parsed per instance. */
+        maxHeaderBytes: z
+          .number()
+          .int()
+          .min(4096)
+          .max(256 * 1024 * 1024)
+          .optional(),
+        parseTimeoutMs: z.number().int().min(100).max(60000).optional(),
+        parserWorkers: z.number().int().min(1).max(16).optional(),
+      })
+      .strict()
+      .optional(),
+    keys: z
+      .object({
+        /** Armored OpenPGP private key file; absent = generated in <data dir>/keys on first start. */
+        privateKeyFile: z.string().optional(),
+        /** Extra recipients (e.g. an escrow key) every study session key is also wrapped for. */
+        extraRecipientFiles: z.array(z.string()).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+/** Environment variables (the external contract in ARCHITECTURE.md). */
+export const envSchema = z.object({
+  STRATA_DATA_DIR: z.string().min(1).default('./data'),
+  STRATA_CONFIG: z.string().min(1).optional(),
+  STRATA_POLICIES_DIR: z.string().min(1).default('./policies'),
+  STRATA_AET: z
+    .string()
+    .regex(/^[\x20-\x5b\x5d-\x7e]{1,16}$/, 'must be 1-16 printable characters without backslash')
+    .refine((s) => s.trim().length > 0, 'must not be blank')
+    .default('STRATA'),
+  STRATA_DICOM_PORT: port.default(11112),
+  STRATA_HTTP_PORT: port.default(8080),
+  STRATA_BIND_HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  STRATA_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  STRATA_KEY_PASSPHRASE: z.string().min(8, 'must be at least 8 characters').optional(),
+  STRATA_LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+});
+
+export type Env = z.infer<typeof envSchema>;

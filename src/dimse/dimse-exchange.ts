@@ -1,0 +1,369 @@
+// The DIMSE layer of one established association: assembles command sets from PDVs, routes data
+// set PDVs into the handler's Readable (pausing the socket while it is full), runs operations
+// strictly one after another, and writes their responses.
+
+import { type Socket } from 'node:net';
+import {
+  CommandField,
+  type DimseCommand,
+  decodeCommand,
+  hasDataSet,
+  MAX_COMMAND_LENGTH,
+} from './command.js';
+import { DatasetStream } from './dataset-stream.js';
+import { handlerErrorText } from './log-text.js';
+import { buildResponse, writeMessage } from './message-writer.js';
+import { type AcceptedContext } from './negotiation.js';
+import { AbortReason, PduError } from './pdu.js';
+import { DimseStatus, statusCategory } from './status.js';
+import {
+  type AssociationInfo,
+  type DimseHandlers,
+  type DimseReplyChannel,
+  type DimseResponse,
+  type DimseResult,
+  type OtherCommandRequest,
+  type StoreRequest,
+} from './types.js';
+
+export interface ExchangeSetup {
+  socket: Socket;
+  info: AssociationInfo;
+  /** Indexed by presentation context ID. */
+  accepted: (AcceptedContext | undefined)[];
+  /** Largest PDV payload the peer accepts from us. */
+  maxSendFragment: number;
+  handlers: DimseHandlers;
+  streamHighWaterMark: number;
+  debug(msg: string): void;
+  /** Something that should not happen did: the association aborts. */
+  onInternalError(err: unknown): void;
+  /** An operation finished (lets a draining association abort between operations). */
+  onOperationDone(): void;
+}
+
+interface Operation {
+  readonly pcId: number;
+  readonly context: AcceptedContext;
+  readonly command: DimseCommand;
+  readonly messageId: number;
+  /** The handler's Readable; null when the command has no data set. */
+  readonly data: DatasetStream | null;
+  dataComplete: boolean;
+  /** Set once the handler no longer wants the data: remaining fragments are dropped. */
+  discard: boolean;
+  readonly dataDone: Promise<void>;
+  readonly resolveDataDone: () => void;
+  readonly controller: AbortController;
+}
+
+export class DimseExchange {
+  readonly stats = { stored: 0, failed: 0, bytesReceived: 0 };
+  private stopped = false;
+
+  // The PDV being received.
+  private pdvIsCommand = false;
+  private pdvIsLast = false;
+  private commandParts: Buffer[] = [];
+  private commandLength = 0;
+  private commandPcId = 0;
+
+  private readonly active = new Set<Operation>();
+  /** The operation whose data set is arriving. */
+  private receiving: Operation | null = null;
+  /** The stream whose full buffer paused the socket, if any. */
+  private pausedBy: DatasetStream | null = null;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly setup: ExchangeSetup) {}
+
+  /**
+   * Our handler has work in hand, so the peer is legitimately waiting for us: it is behind on a
+   * data set (socket paused), or an operation has all its data and awaits the handler. A data
+   * set the *peer* has stopped sending does not count: that is what the idle timeout is for.
+   */
+  get busy(): boolean {
+    if (this.pausedBy !== null) return true;
+    for (const op of this.active) if (op.dataComplete) return true;
+    return false;
+  }
+
+  /** Between operations: nothing running, no data set arriving. */
+  get idle(): boolean {
+    return this.active.size === 0 && this.receiving === null;
+  }
+
+  /** Part of a message (command or data set) has arrived but not all of it. */
+  get midMessage(): boolean {
+    return this.receiving !== null || this.commandParts.length > 0;
+  }
+
+  /** Runs fn after everything queued before it; a failure aborts instead of breaking the chain. */
+  enqueue(fn: () => void | Promise<void>): void {
+    this.chain = this.chain.then(fn).catch((err: unknown) => this.setup.onInternalError(err));
+  }
+
+  /** The association is ending: fail data sets in flight, ignore handler results from now on. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    const err = new Error('association ended before the data set was complete');
+    for (const op of this.active) {
+      op.controller.abort();
+      if (!op.dataComplete) {
+        op.discard = true;
+        if (op.data !== null && !op.data.destroyed) op.data.destroy(err);
+        op.resolveDataDone();
+      }
+    }
+    this.receiving = null;
+    this.pausedBy = null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // PDVs (called by the PDU reader via the association)
+
+  pdvStart(pcId: number, isCommand: boolean, isLast: boolean, length: number): void {
+    if (this.setup.accepted[pcId] === undefined) {
+      throw new PduError(
+        `PDV on presentation context ${pcId}, which was not accepted`,
+        AbortReason.UnexpectedPduParameter,
+      );
+    }
+    this.pdvIsCommand = isCommand;
+    this.pdvIsLast = isLast;
+    if (isCommand) {
+      if (this.receiving !== null) {
+        throw unexpected('command PDV while a data set is incomplete');
+      }
+      if (this.commandPcId !== 0 && this.commandPcId !== pcId) {
+        throw unexpected('command fragments on different presentation contexts');
+      }
+      if (this.commandLength + length > MAX_COMMAND_LENGTH) {
+        throw new PduError('command set too long');
+      }
+      this.commandPcId = pcId;
+    } else if (this.receiving?.pcId !== pcId || this.commandParts.length > 0) {
+      throw unexpected('data set PDV without a matching command');
+    }
+  }
+
+  pdvData(slice: Buffer): void {
+    if (this.pdvIsCommand) {
+      this.commandParts.push(slice);
+      this.commandLength += slice.length;
+      return;
+    }
+    this.stats.bytesReceived += slice.length;
+    const op = this.receiving;
+    if (op === null || op.discard || op.data === null) return;
+    const stream = op.data;
+    if (stream.destroyed) {
+      this.discard(op);
+    } else if (!stream.push(slice) && this.pausedBy === null) {
+      // The handler is behind: stop reading the socket until it asks for more (_read).
+      this.pausedBy = stream;
+      this.setup.socket.pause();
+    }
+  }
+
+  pdvEnd(): void {
+    if (!this.pdvIsLast) return;
+    if (this.pdvIsCommand) this.completeCommand();
+    else if (this.receiving !== null) this.completeData(this.receiving);
+  }
+
+  private onStreamPull(stream: DatasetStream): void {
+    if (this.pausedBy === stream) this.resumeSocket();
+  }
+
+  private resumeSocket(): void {
+    this.pausedBy = null;
+    if (!this.stopped) this.setup.socket.resume();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Messages and operations
+
+  private completeCommand(): void {
+    const parts = this.commandParts;
+    const buf = parts.length === 1 ? parts[0] : Buffer.concat(parts, this.commandLength);
+    const pcId = this.commandPcId;
+    this.commandParts = [];
+    this.commandLength = 0;
+    this.commandPcId = 0;
+    const command = decodeCommand(buf);
+    const field = command.commandField;
+
+    if (field === CommandField.CCancelRq) {
+      if (hasDataSet(command)) throw unexpected('C-CANCEL-RQ with a data set');
+      for (const op of this.active) {
+        if (op.messageId === command.messageIdBeingRespondedTo) op.controller.abort();
+      }
+      return;
+    }
+    if ((field & 0x8000) !== 0) {
+      // We never send requests on an incoming association, so no response can be expected.
+      throw unexpected(`unexpected DIMSE response 0x${field.toString(16)}`);
+    }
+    if (command.messageId === undefined) throw new PduError('DIMSE request without MessageID');
+
+    let resolveDataDone!: () => void;
+    const dataDone = new Promise<void>((resolve) => (resolveDataDone = resolve));
+    const withData = hasDataSet(command);
+    const op: Operation = {
+      pcId,
+      context: this.setup.accepted[pcId] as AcceptedContext, // pdvStart checked it
+      command,
+      messageId: command.messageId,
+      data: withData
+        ? new DatasetStream((s) => this.onStreamPull(s), this.setup.streamHighWaterMark)
+        : null,
+      dataComplete: !withData,
+      discard: false,
+      dataDone,
+      resolveDataDone,
+      controller: new AbortController(),
+    };
+    if (withData) this.receiving = op;
+    else resolveDataDone();
+    this.active.add(op);
+    this.enqueue(() => this.run(op));
+  }
+
+  private completeData(op: Operation): void {
+    op.dataComplete = true;
+    this.receiving = null;
+    if (!op.discard && op.data !== null && !op.data.destroyed) op.data.push(null);
+    // An ended stream never calls _read again, so it can no longer release a pause it caused;
+    // what it still buffers is bounded (high-water mark + one socket chunk): read on.
+    if (op.data !== null && this.pausedBy === op.data) this.resumeSocket();
+    op.resolveDataDone();
+  }
+
+  /** The handler is done with the data set: drop the rest of it and release any backpressure. */
+  private discard(op: Operation): void {
+    op.discard = true;
+    if (op.data === null) return;
+    if (!op.data.destroyed) op.data.destroy();
+    if (this.pausedBy === op.data) this.resumeSocket();
+  }
+
+  private async run(op: Operation): Promise<void> {
+    try {
+      if (this.stopped) return;
+      let response: DimseResponse;
+      switch (op.command.commandField) {
+        case CommandField.CEchoRq:
+          response = { status: DimseStatus.Success };
+          break;
+        case CommandField.CStoreRq:
+          response = await this.runStore(op);
+          break;
+        default:
+          response = await this.runOther(op);
+          break;
+      }
+      if (this.stopped) return;
+      // Answer only once the request's data set is entirely in (no answering mid-message).
+      if (!op.dataComplete) {
+        this.discard(op);
+        await op.dataDone;
+        if (this.stopped) return;
+      } else if (op.data !== null && !op.data.destroyed) {
+        op.data.destroy(); // frees anything the handler left unread
+      }
+      void this.respond(op, response);
+    } finally {
+      this.active.delete(op);
+      this.setup.onOperationDone();
+    }
+  }
+
+  private respond(op: Operation, response: DimseResponse): Promise<void> {
+    const command = buildResponse(op.command, response);
+    return writeMessage(
+      this.setup.socket,
+      op.pcId,
+      this.setup.maxSendFragment,
+      command,
+      response.dataset,
+    );
+  }
+
+  private async runStore(op: Operation): Promise<DimseResult> {
+    const cmd = op.command;
+    const sopClass = cmd.affectedSopClassUid;
+    const sopInstance = cmd.affectedSopInstanceUid;
+    let result: DimseResult;
+    if (op.data === null || !sopClass || !sopInstance) {
+      result = { status: DimseStatus.CannotUnderstand, errorComment: 'Incomplete C-STORE-RQ' };
+    } else if (sopClass !== op.context.abstractSyntax && !this.accepts(sopClass)) {
+      // A SOP class other than the context's abstract syntax is tolerated as long as we would
+      // accept it anyway: the data set is still encoded in the context's transfer syntax.
+      result = { status: DimseStatus.SopClassNotSupported, errorComment: 'SOP class not accepted' };
+    } else {
+      const req: StoreRequest = {
+        association: this.setup.info,
+        messageId: op.messageId,
+        affectedSopClassUid: sopClass,
+        affectedSopInstanceUid: sopInstance,
+        transferSyntaxUid: op.context.transferSyntax,
+        presentationContextId: op.pcId,
+        priority: cmd.priority ?? 0,
+        moveOriginatorAet: cmd.moveOriginatorApplicationEntityTitle,
+        moveOriginatorMessageId: cmd.moveOriginatorMessageId,
+      };
+      try {
+        result = await this.setup.handlers.onStore(req, op.data);
+      } catch (err) {
+        this.setup.debug(`onStore failed: ${handlerErrorText(err)}`);
+        result = { status: DimseStatus.ProcessingFailure, errorComment: 'Processing failure' };
+      }
+    }
+    const category = statusCategory(result.status);
+    if (category === 'success' || category === 'warning') this.stats.stored++;
+    else this.stats.failed++;
+    return result;
+  }
+
+  private async runOther(op: Operation): Promise<DimseResponse> {
+    const handler = this.setup.handlers.onOtherCommand;
+    if (handler === undefined) return { status: DimseStatus.UnrecognizedOperation };
+    const req: OtherCommandRequest = {
+      association: this.setup.info,
+      presentationContextId: op.pcId,
+      abstractSyntaxUid: op.context.abstractSyntax,
+      transferSyntaxUid: op.context.transferSyntax,
+      command: op.command,
+      data: op.data,
+      signal: op.controller.signal,
+    };
+    const reply: DimseReplyChannel = {
+      sendPending: async (pending) => {
+        if (this.stopped) throw new Error('association closed');
+        await this.respond(op, pending);
+      },
+    };
+    try {
+      const response = await handler.call(this.setup.handlers, req, reply);
+      return response ?? { status: DimseStatus.UnrecognizedOperation };
+    } catch (err) {
+      this.setup.debug(`onOtherCommand failed: ${handlerErrorText(err)}`);
+      return { status: DimseStatus.ProcessingFailure, errorComment: 'Processing failure' };
+    }
+  }
+
+  private accepts(uid: string): boolean {
+    try {
+      return this.setup.handlers.acceptsAbstractSyntax(uid);
+    } catch (err) {
+      this.setup.debug(`acceptsAbstractSyntax failed: ${handlerErrorText(err)}`);
+      return false;
+    }
+  }
+}
+
+function unexpected(message: string): PduError {
+  return new PduError(message, AbortReason.UnexpectedPduParameter);
+}

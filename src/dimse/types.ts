@@ -1,0 +1,142 @@
+// The contract between the DIMSE transport and whoever uses it (the ingestion context today).
+// Everything here is transport-level: no persistence, no DICOM dataset parsing, no NestJS.
+
+import { type Readable } from 'node:stream';
+import { type DimseCommand } from './command.js';
+
+export interface AssociationInfo {
+  /** Random per-association ID, for correlating logs and audit records. */
+  id: string;
+  callingAet: string;
+  calledAet: string;
+  remoteAddress: string;
+  remotePort: number;
+  /** Implementation class UID / version name the peer announced (diagnostics only). */
+  implementationClassUid?: string;
+  implementationVersionName?: string;
+}
+
+/**
+ * What to answer an A-ASSOCIATE-RQ with. For a rejection, result/source/reason are the
+ * A-ASSOCIATE-RJ values of PS3.8 9.3.4 (result 1 permanent, 2 transient; source 1 service user,
+ * 2 ACSE provider, 3 presentation provider). logReason goes to our log only, never on the wire.
+ */
+export type AssociationDecision =
+  | { accept: true }
+  | { accept: false; result: 1 | 2; source: 1 | 2 | 3; reason: number; logReason: string };
+
+export interface StoreRequest {
+  association: AssociationInfo;
+  messageId: number;
+  affectedSopClassUid: string;
+  affectedSopInstanceUid: string;
+  /** The accepted transfer syntax of the presentation context the data set arrives on. */
+  transferSyntaxUid: string;
+  presentationContextId: number;
+  /** 0 medium, 1 high, 2 low (PS3.7 C.4.1.1.1 / E.1). */
+  priority: number;
+  moveOriginatorAet?: string;
+  moveOriginatorMessageId?: number;
+}
+
+/** errorComment: at most 64 characters (LO), and never patient data. */
+export interface DimseResult {
+  status: number;
+  errorComment?: string;
+}
+
+/** A response to a non-C-STORE command: extra command elements and an optional data set. */
+export interface DimseResponse extends DimseResult {
+  /** Extra command elements (e.g. sub-operation counters); transport-owned fields win. */
+  command?: Partial<
+    Omit<DimseCommand, 'commandField' | 'messageIdBeingRespondedTo' | 'commandDataSetType'>
+  >;
+  /** Data set bytes in the presentation context's transfer syntax (e.g. a C-FIND identifier). */
+  dataset?: Buffer;
+}
+
+export interface OtherCommandRequest {
+  association: AssociationInfo;
+  presentationContextId: number;
+  abstractSyntaxUid: string;
+  transferSyntaxUid: string;
+  command: DimseCommand;
+  /** The request's data set, streamed like onStore's, or null when the command has none. */
+  data: Readable | null;
+  /** Aborted on a matching C-CANCEL-RQ or when the association ends. */
+  signal: AbortSignal;
+}
+
+/** Lets a multi-response operation (C-FIND, C-MOVE, C-GET) send its pending responses. */
+export interface DimseReplyChannel {
+  sendPending(response: DimseResponse): Promise<void>;
+}
+
+export type AssociationCloseReason = 'released' | 'aborted' | 'dropped' | 'rejected';
+
+export interface AssociationStats {
+  /** C-STORE operations answered with success or warning. */
+  stored: number;
+  /** C-STORE operations answered with a failure status. */
+  failed: number;
+  /** Data set bytes received over the association. */
+  bytesReceived: number;
+  durationMs: number;
+}
+
+export interface DimseHandlers {
+  /** Called once per A-ASSOCIATE-RQ, before presentation contexts are judged. */
+  decideAssociation(info: AssociationInfo): AssociationDecision | Promise<AssociationDecision>;
+  /** Whether we accept this abstract syntax (Verification is always accepted by the server itself). */
+  acceptsAbstractSyntax(sopClassUid: string): boolean;
+  /**
+   * Receives the data set bytes (exactly as sent, in the accepted TS, no Part 10 meta) as a
+   * Readable. The handler must consume `data` to the end; the server applies backpressure
+   * (pauses the socket while `data` is full). If the association drops mid-data-set, `data` is
+   * destroyed with an error and the handler's promise result is ignored. If the handler settles
+   * before the data set has fully arrived, the rest is discarded and the response is sent once
+   * the last fragment is in. A rejected promise is answered with 0x0110 (processing failure).
+   */
+  onStore(req: StoreRequest, data: Readable): Promise<DimseResult>;
+  /**
+   * Commands other than C-ECHO and C-STORE (C-FIND, C-MOVE, C-GET, N-ACTION...). Return the final
+   * response, or undefined to answer 0x0211 (unrecognized operation). Absent: always 0x0211.
+   * C-CANCEL-RQ is routed to the matching request's `signal`, never here.
+   */
+  onOtherCommand?(
+    req: OtherCommandRequest,
+    reply: DimseReplyChannel,
+  ): Promise<DimseResponse | undefined> | DimseResponse | undefined;
+  /** Called once per association that got as far as an A-ASSOCIATE-RQ. */
+  onAssociationClosed?(
+    info: AssociationInfo,
+    how: AssociationCloseReason,
+    stats: AssociationStats,
+  ): void;
+}
+
+export interface DimseLogger {
+  log(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+  debug?(msg: string): void;
+}
+
+export interface DimseServerOptions {
+  host: string;
+  /** 0 picks a free port; listen() resolves with the bound one. */
+  port: number;
+  /** Our AE title (used in log lines; called-AE checking is decideAssociation's job). */
+  aeTitle: string;
+  /** Largest P-DATA-TF we accept, announced in A-ASSOCIATE-AC. Default 1 MiB. */
+  maxPduLength?: number;
+  /** Abort an established association after this long without traffic. Default 60 s. */
+  idleTimeoutMs?: number;
+  /** ARTIM: how long a new connection may take to send its A-ASSOCIATE-RQ, and how long we wait
+   *  for the peer to close after release/abort/reject. Default 30 s. */
+  artimTimeoutMs?: number;
+  /** Associations beyond this many are rejected (transient, local limit exceeded). Default none. */
+  maxAssociations?: number;
+  handlers: DimseHandlers;
+  logger?: DimseLogger;
+}

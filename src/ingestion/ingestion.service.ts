@@ -1,0 +1,277 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Readable } from 'node:stream';
+import { AuditService } from '../audit/index.js';
+import { CatalogService, type RecordResult } from '../catalog/index.js';
+import { STRATA_CONFIG, type StrataConfig } from '../config/index.js';
+import { Database } from '../database/index.js';
+import {
+  type CapturedHeader,
+  DicomFormatError,
+  HeaderCapture,
+  HeaderParserPool,
+  isStorageSopClass,
+  type ParsedHeader,
+  Part10Splitter,
+} from '../dicom/index.js';
+import { BlobStore, type WrittenBlob } from '../storage/index.js';
+import { DuplicatePolicies } from './duplicate-policy.js';
+import { type IngestRefusal, type IngestRequest, type IngestResult } from './ingest-request.js';
+
+class Refused extends Error {
+  constructor(
+    readonly reason: IngestRefusal,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads the stream until the header is captured; returns what was read so it can be replayed. */
+async function captureHeader(
+  it: AsyncIterator<Buffer>,
+  capture: HeaderCapture,
+): Promise<{ pending: Buffer[]; ended: boolean }> {
+  const pending: Buffer[] = [];
+  while (!capture.done) {
+    const next = await it.next();
+    if (next.done) return { pending, ended: true };
+    capture.push(next.value);
+    pending.push(next.value);
+  }
+  return { pending, ended: false };
+}
+
+/**
+ * The one ingestion pipeline every adapter calls (ARCHITECTURE.md): streamed receive → bounded
+ * header parse → duplicate decision → AEAD encryption while writing → durable write to the hot tier
+ * → one transaction (catalog + blob + location + audit) → only then success.
+ */
+@Injectable()
+export class IngestionService implements OnModuleDestroy {
+  private readonly logger = new Logger('Ingestion');
+  private readonly parser: HeaderParserPool;
+  private readonly policies: DuplicatePolicies;
+  private readonly extraSopClasses: Set<string>;
+
+  constructor(
+    @Inject(STRATA_CONFIG) private readonly config: StrataConfig,
+    private readonly db: Database,
+    private readonly blobs: BlobStore,
+    private readonly catalog: CatalogService,
+    private readonly audit: AuditService,
+  ) {
+    this.parser = new HeaderParserPool({
+      size: config.ingest.parserWorkers,
+      timeoutMs: config.ingest.parseTimeoutMs,
+    });
+    this.policies = DuplicatePolicies.load(config.policiesDir);
+    this.extraSopClasses = new Set(config.dicom.extraStorageSopClasses);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.parser.close();
+  }
+
+  acceptsSopClass(uid: string): boolean {
+    return isStorageSopClass(uid) || this.extraSopClasses.has(uid);
+  }
+
+  async ingest(req: IngestRequest): Promise<IngestResult> {
+    let header: ParsedHeader | undefined;
+    let source: Readable = req.data;
+    let written: WrittenBlob | undefined;
+    const it = (() => {
+      if (req.framing === 'part10') {
+        const splitter = new Part10Splitter();
+        req.data.on('error', (e) => splitter.destroy(e));
+        source = req.data.pipe(splitter);
+      }
+      return source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    })();
+    try {
+      const transferSyntaxUid =
+        req.framing === 'part10'
+          ? (await (source as Part10Splitter).meta).transferSyntaxUid
+          : req.transferSyntaxUid!;
+      const capture = new HeaderCapture(transferSyntaxUid, {
+        maxHeaderBytes: this.config.ingest.maxHeaderBytes,
+      });
+      const { pending, ended } = await captureHeader(it, capture);
+      const captured: CapturedHeader = ended ? capture.finish() : capture.header();
+      header = await this.parser.parse(captured.headerBytes, transferSyntaxUid, captured.bulk);
+      this.check(req, header);
+
+      // Replay what the capture read, then the rest of the stream, through the same capture so that
+      // a truncated dataset is still detected at the end.
+      const rest = async function* (): AsyncGenerator<Buffer> {
+        yield* pending;
+        if (ended) return;
+        for (let next = await it.next(); !next.done; next = await it.next()) {
+          capture.push(next.value);
+          yield next.value;
+        }
+        capture.finish();
+      };
+      written = await this.blobs.write(
+        header.studyInstanceUid,
+        Readable.from(rest(), { objectMode: false }),
+      );
+      const blob = written;
+      const h = header;
+      const result: RecordResult = await this.db.transaction(async (tx) => {
+        const r = await this.catalog.recordInstance(tx, {
+          header: h,
+          blob: {
+            digest: blob.digest,
+            size: blob.size,
+            storedSize: blob.storedSize,
+            location: blob.location,
+          },
+          bulk: captured.bulk ? { tag: captured.bulk.tag, offset: captured.bulk.offset } : null,
+          adapter: req.adapter,
+          source: req.source,
+          callingAet: req.callingAet,
+          remoteHost: req.remoteHost,
+          duplicatePolicy: this.policies.for(req.source),
+        });
+        await this.audit.record(tx, {
+          actor: req.actor,
+          actorHost: req.remoteHost,
+          action: 'instance.stored',
+          outcome:
+            r.outcome === 'rejected-duplicate'
+              ? 'failure'
+              : r.outcome === 'kept-first'
+                ? 'warning'
+                : 'success',
+          patientId: h.attributes.patientId,
+          studyInstanceUid: h.studyInstanceUid,
+          instances: 1,
+          detail: {
+            adapter: req.adapter,
+            source: req.source,
+            sopInstanceUid: h.sopInstanceUid,
+            outcome: r.outcome,
+            version: r.version,
+          },
+        });
+        return r;
+      });
+      if (!result.blobTaken) await this.discard(blob);
+      if (result.outcome === 'rejected-duplicate') {
+        return this.refusal(
+          'duplicate-rejected',
+          'an instance with this SOP Instance UID and different content exists; refused by the duplicate policy',
+          header,
+        );
+      }
+      return {
+        ok: true,
+        outcome: result.outcome,
+        sopClassUid: header.sopClassUid,
+        sopInstanceUid: header.sopInstanceUid,
+        studyInstanceUid: header.studyInstanceUid,
+        transferSyntaxUid: header.transferSyntaxUid,
+      };
+    } catch (error) {
+      if (written) await this.discard(written);
+      await this.drain(it);
+      const refusal = this.classify(error);
+      await this.audit
+        .recordAlone({
+          actor: req.actor,
+          actorHost: req.remoteHost,
+          action: 'instance.stored',
+          outcome: 'failure',
+          patientId: header?.attributes.patientId ?? null,
+          studyInstanceUid: header?.studyInstanceUid ?? null,
+          instances: 0,
+          detail: {
+            adapter: req.adapter,
+            source: req.source,
+            reason: refusal.reason,
+            sopInstanceUid: header?.sopInstanceUid ?? null,
+          },
+        })
+        .catch((e: unknown) =>
+          this.logger.error(`could not audit a refused instance: ${String(e)}`),
+        );
+      return this.refusal(refusal.reason, refusal.message, header);
+    }
+  }
+
+  private check(req: IngestRequest, h: ParsedHeader): void {
+    if (!this.acceptsSopClass(h.sopClassUid)) {
+      throw new Refused(
+        'sop-class-not-supported',
+        `SOP Class ${h.sopClassUid} is not a storage SOP class this archive accepts`,
+      );
+    }
+    const e = req.expected;
+    if (e?.sopInstanceUid && e.sopInstanceUid !== h.sopInstanceUid) {
+      throw new Refused(
+        'uid-mismatch',
+        'the dataset SOP Instance UID differs from the one in the request',
+      );
+    }
+    if (e?.sopClassUid && e.sopClassUid !== h.sopClassUid) {
+      throw new Refused(
+        'uid-mismatch',
+        'the dataset SOP Class UID differs from the one in the request',
+      );
+    }
+    if (e?.studyInstanceUid && e.studyInstanceUid !== h.studyInstanceUid) {
+      throw new Refused(
+        'study-mismatch',
+        'the dataset belongs to another study than the request URL names',
+      );
+    }
+  }
+
+  private classify(error: unknown): { reason: IngestRefusal; message: string } {
+    if (error instanceof Refused) return { reason: error.reason, message: error.message };
+    if (error instanceof DicomFormatError) return { reason: error.reason, message: error.message };
+    const code = (error as NodeJS.ErrnoException)?.code;
+    if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'ABORT_ERR') {
+      return { reason: 'aborted', message: 'the transfer ended before the dataset was complete' };
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    if (/aborted|premature|closed|destroyed/i.test(message)) {
+      return { reason: 'aborted', message: 'the transfer ended before the dataset was complete' };
+    }
+    // Unexpected: keep details in the log (no patient data in these messages), not in the answer.
+    this.logger.error(`ingest failed: ${message}`);
+    return {
+      reason: 'storage-failure',
+      message: 'the archive could not store this instance; try again',
+    };
+  }
+
+  private refusal(reason: IngestRefusal, message: string, h?: ParsedHeader): IngestResult {
+    return {
+      ok: false,
+      reason,
+      message,
+      sopClassUid: h?.sopClassUid,
+      sopInstanceUid: h?.sopInstanceUid,
+      studyInstanceUid: h?.studyInstanceUid,
+    };
+  }
+
+  private async discard(blob: WrittenBlob): Promise<void> {
+    await this.blobs
+      .discard(blob)
+      .catch((e: unknown) => this.logger.warn(`could not remove an unused object: ${String(e)}`));
+  }
+
+  /** Consumes what is left of a refused instance so the transport can go on to the next one. */
+  private async drain(it: AsyncIterator<Buffer>): Promise<void> {
+    try {
+      for (let next = await it.next(); !next.done; next = await it.next()) {
+        /* discard */
+      }
+    } catch {
+      /* the transport failed: nothing more to read */
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { ConfigError, loadConfig } from './config/index.js';
+import { SchemaTooNewError } from './database/index.js';
+import { startStrata } from './strata.js';
+
+async function main(): Promise<void> {
+  const logger = new Logger('Strata');
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`strata: configuration error: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  let running;
+  try {
+    running = await startStrata(config);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`strata: cannot start: ${message}`);
+    process.exit(error instanceof SchemaTooNewError ? 3 : 1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal}: stopping (finishing in-flight associations and requests)`);
+    running
+      .close()
+      .then(() => {
+        logger.log('stopped');
+        process.exit(0);
+      })
+      .catch((e: unknown) => {
+        console.error(`strata: error while stopping: ${String(e)}`);
+        process.exit(1);
+      });
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+void main();

@@ -1,0 +1,69 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AuditService } from '../audit/index.js';
+import { CatalogReadService, type RetrievalFilter } from '../catalog/index.js';
+import { type Requester } from './http.js';
+
+export interface RetrievalRecord {
+  who: Requester;
+  filter: RetrievalFilter;
+  patientId: string | null;
+  /** What was served: whole instances, their metadata, or one bulk data element. */
+  kind: 'instances' | 'metadata' | 'bulkdata';
+  /** Instances actually sent. */
+  instances: number;
+  /** Instances the request covered. */
+  planned: number;
+  complete: boolean;
+  detail?: Record<string, unknown>;
+}
+
+/**
+ * After a WADO-RS response: one `study.retrieved` event (a WADO-RS request names exactly one
+ * study) with the number of instances sent, and the study's last_accessed_at. Written once the
+ * transfer ended, so that the outcome is known; a failure to write is logged, since the bytes
+ * have already left.
+ */
+@Injectable()
+export class RetrievalAudit {
+  private readonly logger = new Logger('Retrieval');
+
+  constructor(
+    private readonly audit: AuditService,
+    private readonly catalog: CatalogReadService,
+  ) {}
+
+  async retrieved(r: RetrievalRecord): Promise<void> {
+    try {
+      await this.audit.recordAlone({
+        actor: r.who.actor,
+        actorHost: r.who.host,
+        role: r.who.role,
+        action: 'study.retrieved',
+        outcome: r.complete ? 'success' : 'failure',
+        patientId: r.patientId,
+        studyInstanceUid: r.filter.studyInstanceUid,
+        instances: r.instances,
+        detail: {
+          protocol: 'WADO-RS',
+          kind: r.kind,
+          level: r.filter.sopInstanceUid
+            ? 'instance'
+            : r.filter.seriesInstanceUid
+              ? 'series'
+              : 'study',
+          ...(r.filter.seriesInstanceUid ? { seriesInstanceUid: r.filter.seriesInstanceUid } : {}),
+          ...(r.filter.sopInstanceUid ? { sopInstanceUid: r.filter.sopInstanceUid } : {}),
+          ...(r.complete
+            ? {}
+            : { planned: r.planned, reason: 'the transfer ended before it was complete' }),
+          ...r.detail,
+        },
+      });
+      if (r.instances > 0) await this.catalog.touchStudies([r.filter.studyInstanceUid]);
+    } catch (error) {
+      this.logger.error(
+        `could not audit a retrieval: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,20 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/index.js';
+import { CatalogModule } from '../catalog/index.js';
+import { StorageModule } from '../storage/index.js';
+import { BulkDataService } from './bulkdata.service.js';
+import { MetadataService } from './metadata.service.js';
+import { QidoController } from './qido.controller.js';
+import { QidoService } from './qido.service.js';
+import { RetrievalAudit } from './retrieval-audit.service.js';
+import { WadoController } from './wado.controller.js';
+import { WadoService } from './wado.service.js';
+
+/** DICOMweb retrieval: QIDO-RS searches and WADO-RS instances, metadata and bulk data. */
+@Module({
+  imports: [CatalogModule, StorageModule, AuditModule],
+  controllers: [QidoController, WadoController],
+  providers: [QidoService, WadoService, MetadataService, BulkDataService, RetrievalAudit],
+  exports: [QidoService],
+})
+export class RetrievalModule {}

@@ -1,0 +1,139 @@
+import { Controller, Get, Param, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { type Response } from 'express';
+import { type RetrievalFilter } from '../catalog/index.js';
+import { negotiateBulkData, negotiateDicomInstances, negotiateJson } from './accept.js';
+import { BulkDataService, parseBulkDataPath } from './bulkdata.service.js';
+import { checkUids, dicomwebBase, problem, requesterOf, type RequestWithUser } from './http.js';
+import { MetadataService } from './metadata.service.js';
+import { WadoService } from './wado.service.js';
+
+const DICOM_MULTIPART = 'multipart/related; type="application/dicom"';
+
+function filterOf(study: string, series?: string, instance?: string): RetrievalFilter {
+  checkUids({ StudyInstanceUID: study, SeriesInstanceUID: series, SOPInstanceUID: instance });
+  return {
+    studyInstanceUid: study,
+    ...(series ? { seriesInstanceUid: series } : {}),
+    ...(instance ? { sopInstanceUid: instance } : {}),
+  };
+}
+
+/** WADO-RS (PS3.18 10.4): instances, metadata and bulk data of a study, series or instance. */
+@ApiTags('dicomweb')
+@ApiBearerAuth()
+@Controller('dicomweb')
+export class WadoController {
+  constructor(
+    private readonly wado: WadoService,
+    private readonly metadata: MetadataService,
+    private readonly bulk: BulkDataService,
+  ) {}
+
+  @Get('studies/:study')
+  @ApiProduces(DICOM_MULTIPART)
+  study(
+    @Req() req: RequestWithUser,
+    @Res() res: Response,
+    @Param('study') study: string,
+  ): Promise<void> {
+    return this.instances(req, res, filterOf(study));
+  }
+
+  @Get('studies/:study/series/:series')
+  @ApiProduces(DICOM_MULTIPART)
+  series(
+    @Req() req: RequestWithUser,
+    @Res() res: Response,
+    @Param('study') study: string,
+    @Param('series') series: string,
+  ): Promise<void> {
+    return this.instances(req, res, filterOf(study, series));
+  }
+
+  @Get('studies/:study/series/:series/instances/:instance')
+  @ApiProduces(DICOM_MULTIPART)
+  instance(
+    @Req() req: RequestWithUser,
+    @Res() res: Response,
+    @Param('study') study: string,
+    @Param('series') series: string,
+    @Param('instance') instance: string,
+  ): Promise<void> {
+    return this.instances(req, res, filterOf(study, series, instance));
+  }
+
+  @Get('studies/:study/metadata')
+  @ApiProduces('application/dicom+json')
+  studyMetadata(
+    @Req() req: RequestWithUser,
+    @Res() res: Response,
+    @Param('study') study: string,
+  ): Promise<void> {
+    return this.meta(req, res, filterOf(study));
+  }
+
+  @Get('studies/:study/series/:series/metadata')
+  @ApiProduces('application/dicom+json')
+  seriesMetadata(
+    @Req() req: RequestWithUser,
+    @Res() res: Response,
+    @Param('study') study: string,
+    @Param('series') series: string,
+  ): Promise<void> {
+    return this.meta(req, res, filterOf(study, series));
+  }
+
+  @Get('studies/:study/series/:series/instances/:instance/metadata')
+  @ApiProduces('application/dicom+json')
+  instanceMetadata(
+    @Req() req: RequestWithUser,
+    @Res() res: Response,
+    @Param('study') study: string,
+    @Param('series') series: string,
+    @Param('instance') instance: string,
+  ): Promise<void> {
+    return this.meta(req, res, filterOf(study, series, instance));
+  }
+
+  /** The path is a tag, or sequence tag / item / tag ... as the metadata's BulkDataURIs give it. */
+  @Get('studies/:study/series/:series/instances/:instance/bulkdata/*path')
+  @ApiProduces('multipart/related; type="application/octet-stream"')
+  bulkData(
+    @Req() req: RequestWithUser,
+    @Res() res: Response,
+    @Param('study') study: string,
+    @Param('series') series: string,
+    @Param('instance') instance: string,
+    @Param('path') rawPath: string | string[],
+  ): Promise<void> {
+    const filter = filterOf(study, series, instance);
+    const segments = Array.isArray(rawPath) ? rawPath : rawPath.split('/');
+    const path = parseBulkDataPath(segments);
+    if (!path) throw problem(404, 'no bulk data is served at this path');
+    if (!negotiateBulkData(req.headers.accept)) {
+      throw problem(
+        406,
+        'bulk data is served as multipart/related; type="application/octet-stream" only',
+      );
+    }
+    return this.bulk.retrieve(filter, path, requesterOf(req), res);
+  }
+
+  private instances(req: RequestWithUser, res: Response, filter: RetrievalFilter): Promise<void> {
+    const accepted = negotiateDicomInstances(req.headers.accept);
+    if (!accepted) {
+      throw problem(
+        406,
+        `instances are served as ${DICOM_MULTIPART} (transfer-syntax=* or the stored one) only`,
+      );
+    }
+    return this.wado.retrieve(filter, accepted, requesterOf(req), res);
+  }
+
+  private meta(req: RequestWithUser, res: Response, filter: RetrievalFilter): Promise<void> {
+    const type = negotiateJson(req.headers.accept);
+    if (!type) throw problem(406, 'metadata is served as application/dicom+json only');
+    return this.metadata.stream(filter, type, dicomwebBase(req), requesterOf(req), res);
+  }
+}

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { type Readable } from 'node:stream';
+import { type BlobBackend, type BlobLocation } from './backend.js';
+import { DigestingStream } from './digesting-stream.js';
+import { type KeyService } from './key.service.js';
+import { type OpenPgpRepository } from './openpgp.repository.js';
+
+export interface WrittenBlob {
+  /** HMAC-SHA256(dedup secret, plaintext): the blob's identity in the catalog. */
+  digest: Buffer;
+  /** Plaintext size. */
+  size: number;
+  /** Ciphertext size as stored. */
+  storedSize: number;
+  location: BlobLocation;
+}
+
+/** An opaque, random key: a listing of the store reveals nothing about what is in it. */
+function newObjectKey(): string {
+  const hex = randomBytes(16).toString('hex');
+  return `${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}.pgp`;
+}
+
+/**
+ * Encrypted, content-addressed blobs over the configured backends. Ingest always writes to the hot
+ * tier; the digest and the ciphertext are produced in one pass over the plaintext.
+ */
+export class BlobStore {
+  constructor(
+    private readonly backends: ReadonlyMap<string, BlobBackend>,
+    private readonly hot: { backend: string; tier: string },
+    private readonly pgp: OpenPgpRepository,
+    private readonly keys: KeyService,
+    private readonly dedupSecret: Buffer,
+  ) {}
+
+  private backend(id: string): BlobBackend {
+    const backend = this.backends.get(id);
+    if (!backend) throw new Error(`unknown storage backend '${id}'`);
+    return backend;
+  }
+
+  /** Encrypts `plain` under the study's session key and stores it durably in the hot tier. */
+  async write(studyUid: string, plain: Readable): Promise<WrittenBlob> {
+    const sessionKey = await this.keys.forStudy(studyUid);
+    const digesting = new DigestingStream(this.dedupSecret);
+    plain.on('error', (e) => digesting.destroy(e));
+    plain.pipe(digesting);
+    const ciphertext = await this.pgp.encrypt(digesting, sessionKey);
+    const key = newObjectKey();
+    const { size: storedSize } = await this.backend(this.hot.backend).put(key, ciphertext);
+    return {
+      digest: digesting.digest(),
+      size: digesting.size,
+      storedSize,
+      location: { backend: this.hot.backend, key, tier: this.hot.tier },
+    };
+  }
+
+  /** Drops a written copy that the catalog did not take (duplicate, or a failed transaction). */
+  async discard(blob: WrittenBlob): Promise<void> {
+    await this.backend(blob.location.backend).delete(blob.location.key);
+  }
+
+  /** The plaintext of a stored object, decrypted on the fly. */
+  async openPlaintext(location: BlobLocation, studyUid: string): Promise<Readable> {
+    const sessionKey = await this.keys.existingForStudy(studyUid);
+    const ciphertext = await this.backend(location.backend).get(location.key);
+    return this.pgp.decrypt(ciphertext, sessionKey);
+  }
+
+  /** The stored ciphertext (an SEIPDv2 packet); prefix it with the study's PKESK to get a message. */
+  async openCiphertext(location: BlobLocation): Promise<Readable> {
+    return this.backend(location.backend).get(location.key);
+  }
+
+  listBackends(): BlobBackend[] {
+    return [...this.backends.values()];
+  }
+}

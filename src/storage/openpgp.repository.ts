@@ -1,0 +1,119 @@
+import { Readable } from 'node:stream';
+import * as openpgp from 'openpgp';
+
+/** Always AEAD (SEIPDv2): without it openpgp.js silently writes SEIPDv1, whose decrypt buffers all. */
+const AEAD = { aeadProtect: true } as const;
+
+export interface SessionKey {
+  data: Uint8Array;
+  algorithm: string;
+  aeadAlgorithm: string;
+}
+
+export interface ArchiveKeyPair {
+  privateKey: openpgp.PrivateKey;
+  publicKey: openpgp.PublicKey;
+  fingerprint: string;
+}
+
+/** The only code that calls openpgp.js: key generation, session keys, streaming AEAD. */
+export class OpenPgpRepository {
+  async generateKeyPair(
+    passphrase: string,
+  ): Promise<{ armoredPrivate: string; armoredPublic: string }> {
+    const { privateKey, publicKey } = await openpgp.generateKey({
+      type: 'curve25519',
+      userIDs: [{ name: 'Strata archive key' }],
+      passphrase,
+      format: 'armored',
+      config: AEAD,
+    });
+    return { armoredPrivate: privateKey, armoredPublic: publicKey };
+  }
+
+  async readKeyPair(armoredPrivate: string, passphrase: string | null): Promise<ArchiveKeyPair> {
+    let privateKey = await openpgp.readPrivateKey({ armoredKey: armoredPrivate });
+    if (!privateKey.isDecrypted()) {
+      if (!passphrase)
+        throw new Error('the archive private key is protected and no passphrase is set');
+      privateKey = await openpgp.decryptKey({ privateKey, passphrase });
+    }
+    return {
+      privateKey,
+      publicKey: privateKey.toPublic(),
+      fingerprint: privateKey.getFingerprint(),
+    };
+  }
+
+  async readPublicKey(armored: string): Promise<{ key: openpgp.PublicKey; fingerprint: string }> {
+    const key = await openpgp.readKey({ armoredKey: armored });
+    return { key: key.toPublic(), fingerprint: key.getFingerprint() };
+  }
+
+  async generateSessionKey(recipient: openpgp.PublicKey): Promise<SessionKey> {
+    const sk = await openpgp.generateSessionKey({ encryptionKeys: recipient, config: AEAD });
+    return { data: sk.data, algorithm: sk.algorithm, aeadAlgorithm: sk.aeadAlgorithm ?? 'gcm' };
+  }
+
+  /** The PKESK packet that wraps `sk` for `recipient` (what the catalog keeps). */
+  async wrapSessionKey(sk: SessionKey, recipient: openpgp.PublicKey): Promise<Uint8Array> {
+    return openpgp.encryptSessionKey({
+      data: sk.data,
+      algorithm: sk.algorithm as openpgp.enums.symmetricNames,
+      aeadAlgorithm: sk.aeadAlgorithm as openpgp.enums.aeadNames,
+      encryptionKeys: recipient,
+      format: 'binary',
+      config: AEAD,
+    });
+  }
+
+  async unwrapSessionKey(
+    pkesk: Uint8Array,
+    privateKey: openpgp.PrivateKey,
+    algorithm: string,
+    aeadAlgorithm: string,
+  ): Promise<SessionKey> {
+    const message = await openpgp.readMessage({ binaryMessage: pkesk });
+    const [sk] = await openpgp.decryptSessionKeys({ message, decryptionKeys: privateKey });
+    if (!sk) throw new Error('no session key could be unwrapped');
+    // v6 PKESK packets carry no algorithm ids: take them from the catalog row.
+    return { data: sk.data, algorithm: sk.algorithm ?? algorithm, aeadAlgorithm };
+  }
+
+  /** Streams `plain` out as one SEIPDv2 packet under the session key (no public-key work). */
+  async encrypt(plain: Readable, sk: SessionKey): Promise<Readable> {
+    const message = await openpgp.createMessage({
+      binary: Readable.toWeb(plain) as unknown as ReadableStream<Uint8Array>,
+      format: 'binary',
+    });
+    const encrypted = await openpgp.encrypt({
+      message,
+      sessionKey: {
+        data: sk.data,
+        algorithm: sk.algorithm as openpgp.enums.symmetricNames,
+        aeadAlgorithm: sk.aeadAlgorithm as openpgp.enums.aeadNames,
+      },
+      format: 'binary',
+      config: AEAD,
+    });
+    return Readable.fromWeb(encrypted as unknown as import('node:stream/web').ReadableStream);
+  }
+
+  /** Streams the plaintext of a SEIPDv2 object; authentication failures surface as stream errors. */
+  async decrypt(object: Readable, sk: SessionKey): Promise<Readable> {
+    const message = await openpgp.readMessage({
+      binaryMessage: Readable.toWeb(object) as unknown as ReadableStream<Uint8Array>,
+    });
+    const { data } = await openpgp.decrypt({
+      message,
+      sessionKeys: {
+        data: sk.data,
+        algorithm: sk.algorithm as openpgp.enums.symmetricNames,
+        aeadAlgorithm: sk.aeadAlgorithm as openpgp.enums.aeadNames,
+      },
+      format: 'binary',
+      config: AEAD,
+    });
+    return Readable.fromWeb(data as unknown as import('node:stream/web').ReadableStream);
+  }
+}

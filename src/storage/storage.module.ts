@@ -1,0 +1,94 @@
+import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { STRATA_CONFIG, type StrataConfig } from '../config/index.js';
+import { Database } from '../database/index.js';
+import { ArchiveKeyRepository } from './archive-key.repository.js';
+import { type BlobBackend } from './backend.js';
+import { BlobStore } from './blob-store.service.js';
+import { FilesystemBackend } from './filesystem.backend.js';
+import { KeyService, type Recipient } from './key.service.js';
+import { OpenPgpRepository } from './openpgp.repository.js';
+import { StudyKeyRepository } from './study-key.repository.js';
+
+/** The hot tier's backend id when no config file names backends (issue 3 adds tiers and S3). */
+export const DEFAULT_HOT_BACKEND = 'local';
+
+const FS_BACKENDS = Symbol('FS_BACKENDS');
+
+interface KeyMaterial {
+  keys: KeyService;
+  dedupSecret: Buffer;
+}
+const KEY_MATERIAL = Symbol('KEY_MATERIAL');
+
+async function loadKeys(config: StrataConfig, db: Database): Promise<KeyMaterial> {
+  const logger = new Logger('Keys');
+  const pgp = new OpenPgpRepository();
+  const files = new ArchiveKeyRepository(config.keys.dir, config.keys.privateKeyFile);
+  const material = await files.load(config.keys.passphrase, (p) => pgp.generateKeyPair(p));
+  const pair = await pgp.readKeyPair(material.armoredPrivate, material.passphrase);
+  if (material.generated) {
+    logger.log(`generated the archive OpenPGP key ${pair.fingerprint} in ${config.keys.dir}`);
+  }
+  if (!config.keys.passphrase) {
+    logger.warn(
+      '!!! STRATA_KEY_PASSPHRASE is not set: the archive private key is protected by a generated ' +
+        `passphrase stored beside it in ${config.keys.dir}/passphrase (mode 0600). Anyone who can read ` +
+        'the data dir can decrypt the archive. Set STRATA_KEY_PASSPHRASE and keep the key backed up. !!!',
+    );
+  }
+  const recipients: Recipient[] = [{ key: pair.publicKey, fingerprint: pair.fingerprint }];
+  for (const file of config.keys.extraRecipientFiles) {
+    recipients.push(await pgp.readPublicKey(await files.readFileText(file)));
+  }
+  return {
+    keys: new KeyService(pgp, new StudyKeyRepository(db), pair.privateKey, recipients),
+    dedupSecret: material.dedupSecret,
+  };
+}
+
+/** Sweeps temp files that a crash left in filesystem backends, once the app is up. */
+@Injectable()
+class TempSweeper implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Storage');
+  constructor(@Inject(FS_BACKENDS) private readonly backends: FilesystemBackend[]) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    for (const backend of this.backends) {
+      const removed = await backend.sweepTemp(0);
+      if (removed > 0)
+        this.logger.warn(`removed ${removed} partial writes left in backend '${backend.id}'`);
+    }
+  }
+}
+
+@Module({
+  providers: [
+    OpenPgpRepository,
+    {
+      provide: FS_BACKENDS,
+      inject: [STRATA_CONFIG],
+      useFactory: async (config: StrataConfig) => {
+        const hot = new FilesystemBackend(DEFAULT_HOT_BACKEND, config.storage.hotDir);
+        await hot.init();
+        return [hot];
+      },
+    },
+    { provide: KEY_MATERIAL, inject: [STRATA_CONFIG, Database], useFactory: loadKeys },
+    { provide: KeyService, inject: [KEY_MATERIAL], useFactory: (m: KeyMaterial) => m.keys },
+    {
+      provide: BlobStore,
+      inject: [FS_BACKENDS, OpenPgpRepository, KEY_MATERIAL],
+      useFactory: (fs: FilesystemBackend[], pgp: OpenPgpRepository, m: KeyMaterial) =>
+        new BlobStore(
+          new Map<string, BlobBackend>(fs.map((b) => [b.id, b])),
+          { backend: DEFAULT_HOT_BACKEND, tier: 'hot' },
+          pgp,
+          m.keys,
+          m.dedupSecret,
+        ),
+    },
+    TempSweeper,
+  ],
+  exports: [BlobStore, KeyService],
+})
+export class StorageModule {}

