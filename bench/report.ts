@@ -153,12 +153,14 @@ export async function describeMachine(): Promise<Machine> {
     os,
     kernel: uname.ok ? uname.stdout.trim() : release(),
     node: process.version,
+    // "$dcmtk: storescu v3.6.7 2022-04-22 $" -> "storescu v3.6.7 2022-04-22"
     dcmtk: storescu.ok
       ? firstLine(storescu.stdout)
-          .replace(/^\$|\$$/g, '')
+          .replace(/^\$dcmtk:|\$$/g, '')
           .trim()
       : 'not found',
-    orthanc: orthanc.ok ? firstLine(orthanc.stdout) : 'not found',
+    // "/usr/sbin/Orthanc 1.10.1" -> "Orthanc 1.10.1"
+    orthanc: orthanc.ok ? firstLine(orthanc.stdout).replace(/^\S*\//, '') : 'not found',
   };
 }
 
@@ -252,7 +254,8 @@ export function markdown(report: Report): string {
     fmt(r.receiverStartSeconds, 1),
     (r.error ?? '').replace(/\s+/g, ' ').slice(0, 200),
   ]);
-  return `# Strata ingest benchmark, ${report.date}
+  const when = `${report.date.slice(0, 10)} ${report.date.slice(11, 16)} UTC`;
+  return `# Strata ingest benchmark, ${when}
 
 **${report.note}.**
 

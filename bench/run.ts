@@ -451,7 +451,7 @@ async function main(): Promise<void> {
   console.log(`\nStrata ingest benchmark ${date} (git ${report.git.label})`);
   console.log(
     `${machine.cpuModel} x ${machine.cpuCount}, ${machine.totalMemoryGB} GB, kernel ${machine.kernel}, ` +
-      `Node ${machine.node}, ${machine.dcmtk}, ${machine.orthanc}`,
+      `Node ${machine.node}, dcmtk ${machine.dcmtk}, ${machine.orthanc}`,
   );
   console.log(`${NAGLE_NOTE}. Medians of ${settings.repeat} run(s); MB = 10^6 bytes.\n`);
   console.log(textTable(report.summaries));

@@ -145,7 +145,7 @@ describe('statusCategory', () => {
     [0x0110, 'failure'],
     [0x0122, 'failure'],
     [0x0211, 'failure'],
-  ])('0x%s is %s', (status, category) => {
+  ])('status %i is %s', (status, category) => {
     expect(statusCategory(status)).toBe(category);
   });
 });

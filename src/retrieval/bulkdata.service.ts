@@ -15,7 +15,7 @@ import { type ElementPath, locateElement } from './element-locator.js';
 import { problem, type Requester } from './http.js';
 import { MultipartWriter } from './multipart-writer.js';
 import { RetrievalAudit } from './retrieval-audit.service.js';
-import { describe, notFound } from './wado.service.js';
+import { logStop, notFound } from './retrieval-errors.js';
 
 /**
  * A bulk data path from the URL: a tag, or sequence tag / item number / tag ... as the
@@ -93,7 +93,7 @@ export class BulkDataService {
         res.end();
         sent = true;
       } catch (error) {
-        this.logger.warn(`WADO-RS bulk data transfer stopped: ${describe(error)}`);
+        logStop(this.logger, error, `WADO-RS bulk data transfer stopped`);
         res.destroy();
       }
       await this.audit.retrieved({

@@ -9,7 +9,7 @@ import {
 import { type Requester } from './http.js';
 import { RetrievalAudit } from './retrieval-audit.service.js';
 import { writeChunk } from './stream-writing.js';
-import { describe, notFound } from './wado.service.js';
+import { logStop, notFound } from './retrieval-errors.js';
 
 function instanceUrl(baseUrl: string, i: RetrievableInstance): string {
   return `${baseUrl}/studies/${i.studyInstanceUid}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}`;
@@ -61,7 +61,7 @@ export class MetadataService {
       complete = true;
     } catch (error) {
       await batches.return(undefined);
-      this.logger.warn(`WADO-RS metadata stopped after ${sent} instances: ${describe(error)}`);
+      logStop(this.logger, error, `WADO-RS metadata stopped after ${sent} instances`);
       res.destroy();
     } finally {
       await this.audit.retrieved({

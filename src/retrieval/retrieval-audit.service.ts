@@ -33,6 +33,12 @@ export class RetrievalAudit {
   ) {}
 
   async retrieved(r: RetrievalRecord): Promise<void> {
+    // The access time first: once the event is visible, the study reads as accessed.
+    if (r.instances > 0) {
+      await this.catalog
+        .touchStudies([r.filter.studyInstanceUid])
+        .catch((e: unknown) => this.logger.error(`could not record a study access: ${message(e)}`));
+    }
     try {
       await this.audit.recordAlone({
         actor: r.who.actor,
@@ -59,11 +65,12 @@ export class RetrievalAudit {
           ...r.detail,
         },
       });
-      if (r.instances > 0) await this.catalog.touchStudies([r.filter.studyInstanceUid]);
     } catch (error) {
-      this.logger.error(
-        `could not audit a retrieval: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      this.logger.error(`could not audit a retrieval: ${message(error)}`);
     }
   }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

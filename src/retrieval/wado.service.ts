@@ -10,13 +10,9 @@ import { writePart10Meta } from '../dicom/index.js';
 import { BlobStore } from '../storage/index.js';
 import { type TransferSyntaxChoice } from './accept.js';
 import { problem, type Requester } from './http.js';
+import { logStop, notFound } from './retrieval-errors.js';
 import { MultipartWriter } from './multipart-writer.js';
 import { RetrievalAudit } from './retrieval-audit.service.js';
-
-export function notFound(filter: RetrievalFilter): Error {
-  const what = filter.sopInstanceUid ? 'instance' : filter.seriesInstanceUid ? 'series' : 'study';
-  return problem(404, `the requested ${what} is not in the archive`);
-}
 
 /**
  * WADO-RS instance retrieval (PS3.18 10.4): each instance as one application/dicom part, a Part 10
@@ -87,8 +83,10 @@ export class WadoService {
       res.end();
     } catch (error) {
       next?.destroy();
-      this.logger.warn(
-        `WADO-RS transfer stopped after ${sent} of ${instances.length} instances: ${describe(error)}`,
+      logStop(
+        this.logger,
+        error,
+        `WADO-RS transfer stopped after ${sent} of ${instances.length} instances`,
       );
       res.destroy();
     } finally {
@@ -107,9 +105,4 @@ export class WadoService {
   private open(instance: RetrievableInstance): Promise<Readable> {
     return this.blobs.openPlaintext(instance.location!, instance.studyInstanceUid);
   }
-}
-
-/** Error text for logs: messages from storage and streams carry no patient data. */
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { type Readable } from 'node:stream';
@@ -65,8 +65,7 @@ export class FilesystemBackend implements BlobBackend {
     const path = this.pathOf(key);
     // Open first so a missing object fails here, not later inside a response stream.
     const handle = await open(path, 'r');
-    return createReadStream('', {
-      fd: handle.fd,
+    return handle.createReadStream({
       start: range?.start,
       end: range?.end,
       highWaterMark: 1 << 20,

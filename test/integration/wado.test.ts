@@ -288,6 +288,9 @@ describe('WADO-RS audit and access time', () => {
     await db.query(`UPDATE studies SET last_accessed_at = NULL WHERE study_instance_uid = $1`, [
       STUDY,
     ]);
+    const [{ seq }] = await db.query<{ seq: string }>(
+      `SELECT coalesce(max(seq), 0) AS seq FROM audit_events`,
+    );
     await parts(`/dicomweb/studies/${STUDY}/series/${SERIES_IMPLICIT}`);
     // The event is written once the transfer has ended, just after the last byte.
     type Event = {
@@ -299,7 +302,7 @@ describe('WADO-RS audit and access time', () => {
     let event: Event | undefined;
     for (let tries = 0; tries < 50 && !event; tries++) {
       const res = await get(
-        `/api/audit?action=study.retrieved&studyInstanceUid=${STUDY}&limit=1000`,
+        `/api/audit?action=study.retrieved&studyInstanceUid=${STUDY}&after=${seq}&limit=1000`,
       );
       const { events } = (await res.json()) as { events: Event[] };
       event = events.find(
