@@ -56,6 +56,8 @@ export interface Receiver {
   /** How many instances the receiver holds; polls up to `settleMs` for `expected`. */
   count(expected: number, settleMs: number): Promise<{ stored: number; method: string }>;
   memory(): ReceiverMemory;
+  /** Set if the receiver's process has already exited (it was not stopped by us yet). */
+  exitedEarly(): string | null;
   stop(): Promise<void>;
 }
 
@@ -165,6 +167,12 @@ async function pollCount(
   return stored;
 }
 
+function exitState(child: ChildProcess): string | null {
+  if (child.exitCode !== null) return `exited with code ${child.exitCode}`;
+  if (child.signalCode !== null) return `killed by ${child.signalCode}`;
+  return null;
+}
+
 function vmHwmBytes(pid: number): number | null {
   const status = procStatus(pid);
   return status ? status.vmHwmKiB * 1024 : null;
@@ -218,6 +226,7 @@ async function startStorescp(options: StartOptions): Promise<Receiver> {
       method: 'files written by storescp',
     }),
     memory: () => ({ peakRssBytes: vmHwmBytes(child.pid!) }),
+    exitedEarly: () => exitState(child),
     stop: async () => {
       await stopChild(child, 'SIGTERM', 10_000);
       await cleanup(dir, options.keep);
@@ -295,6 +304,7 @@ async function startOrthanc(options: StartOptions): Promise<Receiver> {
       method: 'Orthanc GET /statistics CountInstances',
     }),
     memory: () => ({ peakRssBytes: vmHwmBytes(child.pid!) }),
+    exitedEarly: () => exitState(child),
     stop: async () => {
       await stopChild(child, 'SIGTERM', 30_000);
       await cleanup(dir, options.keep);
@@ -409,6 +419,7 @@ async function startStrata(options: StartOptions): Promise<Receiver> {
       const stored = await pollCount(expected, settleMs, filesInObjects);
       return { stored, method: 'files under <data dir>/objects (QIDO-RS unavailable)' };
     },
+    exitedEarly: () => exitState(child),
     memory: () => {
       postgresMemory ??= postgres.finish();
       return { peakRssBytes: vmHwmBytes(child.pid!), postgres: postgresMemory };

@@ -331,6 +331,10 @@ async function measure(
     } catch (e) {
       error ??= `could not count stored instances: ${errorText(e)}`;
     }
+    const exited = receiver.exitedEarly();
+    if (exited !== null) {
+      error = `${kind} ${exited} during the run (not stopped by the benchmark)${error ? `; ${error}` : ''}`;
+    }
     Object.assign(result, memoryFields(receiver));
     result.ok = error === undefined;
     if (error !== undefined) {

@@ -1,10 +1,7 @@
-/** One element of the DICOM JSON model (PS3.18 F.2). */
-export interface DicomJsonElement {
-  vr: string;
-  Value?: unknown[];
-  InlineBinary?: string;
-  BulkDataURI?: string;
-}
+import { type DicomJsonElement } from '../dicom/index.js';
+
+/** One element of the DICOM JSON model (PS3.18 F.2), as the dicom context parses it. */
+export type { DicomJsonElement };
 
 export type DicomJsonDataset = Record<string, DicomJsonElement>;
 
