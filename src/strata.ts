@@ -37,7 +37,9 @@ export async function startStrata(config: StrataConfig): Promise<RunningStrata> 
   try {
     app = await NestFactory.create(AppModule.forRoot(config, database.database), {
       logger: LEVELS[config.logLevel],
-      bodyParser: true,
+      // STOW-RS streams its own bodies; no route takes JSON bodies yet (a global JSON parser would
+      // answer a STOW sent as application/json with 400 instead of 415).
+      bodyParser: false,
     });
     app.getHttpAdapter().getInstance().disable('x-powered-by');
     const openapi = new DocumentBuilder()

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { AuditService } from '../audit/index.js';
 import { CatalogService, type RecordResult } from '../catalog/index.js';
 import { STRATA_CONFIG, type StrataConfig } from '../config/index.js';
@@ -77,12 +78,19 @@ export class IngestionService implements OnModuleDestroy {
   }
 
   async ingest(req: IngestRequest): Promise<IngestResult> {
+    if (req.data.destroyed) {
+      // The transport already failed (e.g. a STOW body cut at its size limit): nothing to read.
+      return this.refusal('aborted', 'the transfer ended before the dataset was complete');
+    }
     let header: ParsedHeader | undefined;
     let source: Readable = req.data;
     let written: WrittenBlob | undefined;
     const it = (() => {
       if (req.framing === 'part10') {
         const splitter = new Part10Splitter();
+        // Failures reach us through `meta` and the iterator; without a listener of its own, an error
+        // emitted after the iterator let go (e.g. at the end of a refused part) would crash the process.
+        splitter.on('error', () => undefined);
         req.data.on('error', (e) => splitter.destroy(e));
         source = req.data.pipe(splitter);
       }
@@ -176,6 +184,7 @@ export class IngestionService implements OnModuleDestroy {
     } catch (error) {
       if (written) await this.discard(written);
       await this.drain(it);
+      await this.drainSource(req.data);
       const refusal = this.classify(error);
       await this.audit
         .recordAlone({
@@ -236,7 +245,7 @@ export class IngestionService implements OnModuleDestroy {
       return { reason: 'aborted', message: 'the transfer ended before the dataset was complete' };
     }
     const message = error instanceof Error ? error.message : String(error);
-    if (/aborted|premature|closed|destroyed/i.test(message)) {
+    if (/aborted|premature|closed|destroyed|ended before/i.test(message)) {
       return { reason: 'aborted', message: 'the transfer ended before the dataset was complete' };
     }
     // Unexpected: keep details in the log (no patient data in these messages), not in the answer.
@@ -262,6 +271,18 @@ export class IngestionService implements OnModuleDestroy {
     await this.blobs
       .discard(blob)
       .catch((e: unknown) => this.logger.warn(`could not remove an unused object: ${String(e)}`));
+  }
+
+  /**
+   * The transport's own stream may still hold bytes when a Part 10 splitter in front of it failed:
+   * read it to its end too, or a STOW request would stall on its next part.
+   */
+  private async drainSource(data: Readable): Promise<void> {
+    if (data.destroyed || data.readableEnded) return;
+    data.unpipe();
+    data.on('error', () => undefined);
+    data.resume();
+    await finished(data).catch(() => undefined);
   }
 
   /** Consumes what is left of a refused instance so the transport can go on to the next one. */

@@ -21,7 +21,7 @@ import {
   dataPdu,
   RawClient,
 } from '../../src/dimse/testing/raw-client.js';
-import { problemOf, rawPost } from '../support/bad-http.js';
+import { postAndAbort, problemOf, rawPost } from '../support/bad-http.js';
 import { hasTool, runTool } from '../support/interop.js';
 import { datasetOf, parseMultipart } from '../support/multipart.js';
 import { stow, stowBody } from '../support/stow-client.js';
@@ -60,17 +60,43 @@ beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'strata-bad-input-'));
   [strata, small] = await Promise.all([
     startTestStrata(),
-    startTestStrata({ configYaml: 'dicomweb:\n  maxStowBytes: 100000\n' }),
+    startTestStrata({ configYaml: LIMIT_YAML }),
   ]);
 });
 
-afterAll(async () => {
-  for (const s of [strata, small]) {
-    if (!s) continue;
-    await s.stop();
-    removeDataDir(s.dataDir);
+/** Stops a Strata, but gives up (and says so) after `ms`: a stuck shutdown must not hang the file. */
+async function stopWithin(s: TestStrata, ms = 20_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = await Promise.race([
+    s.stop().then(() => true),
+    new Promise<false>((r) => (timer = setTimeout(() => r(false), ms))),
+  ]);
+  clearTimeout(timer);
+  if (stopped) removeDataDir(s.dataDir);
+  else console.error(`Strata with data dir ${s.dataDir} did not stop within ${ms} ms`);
+  return stopped;
+}
+
+/**
+ * Runs a case on a Strata of its own, for cases whose failure could leave a stuck request or a temp
+ * file behind and so fail the cases after it for the wrong reason.
+ */
+async function withOwnStrata(
+  options: Parameters<typeof startTestStrata>[0],
+  run: (s: TestStrata) => Promise<void>,
+): Promise<void> {
+  const s = await startTestStrata(options);
+  try {
+    await run(s);
+  } finally {
+    await stopWithin(s);
   }
+}
+
+afterAll(async () => {
+  const results = await Promise.all([strata, small].filter(Boolean).map((s) => stopWithin(s)));
   if (workDir) rmSync(workDir, { recursive: true, force: true });
+  expect(results.every(Boolean), 'a Strata did not shut down within 20 s').toBe(true);
 });
 
 // ------------------------------------------------------------------------------------------------
@@ -237,6 +263,37 @@ function elementOffset(i: GeneratedInstance, tag: string, vr: string): number {
   const at = i.dataset.indexOf(needle);
   if (at < 0) throw new Error(`element ${tag} not found`);
   return i.metaLength + at;
+}
+
+const LIMIT_YAML = 'dicomweb:\n  maxStowBytes: 100000\n';
+
+function chunked(body: Buffer, size: number): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let o = 0; o < body.length; o += size) chunks.push(body.subarray(o, o + size));
+  return chunks;
+}
+
+function tempFileBiggerThan(s: TestStrata, bytes: number): boolean {
+  return tempFiles(s).some((f) => {
+    try {
+      return statSync(join(hotDir(s), '.tmp', f)).size > bytes;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The data set bytes WADO-RS gives back for an instance. */
+async function retrieve(s: TestStrata, i: GeneratedInstance): Promise<Buffer> {
+  const res = await fetch(
+    `${s.httpUrl}/dicomweb/studies/${i.studyInstanceUid}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}`,
+    { headers: { authorization: s.auth } },
+  );
+  const body = Buffer.from(await res.arrayBuffer());
+  expect(res.status, body.toString('utf8', 0, 300)).toBe(200);
+  const parts = parseMultipart(body, res.headers.get('content-type')!);
+  expect(parts).toHaveLength(1);
+  return datasetOf(parts[0]!.body);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -496,53 +553,90 @@ describe('STOW-RS: requests the server cannot take are refused as a whole with a
   });
 
   it('a chunked body that grows over dicomweb.maxStowBytes: 413, the partial instance dropped', async () => {
-    const before = await snapshot(small);
-    // One instance bigger than the limit, sent in 16 KiB chunks without Content-Length: the
-    // server only learns the size while the instance is already streaming into the pipeline.
-    const { body, contentType } = stowBody([makeInstance({ pixelBytes: 400 * 1024 }).part10]);
-    const chunks: Buffer[] = [];
-    for (let o = 0; o < body.length; o += 16 * 1024) chunks.push(body.subarray(o, o + 16 * 1024));
-    const res = await rawPost(
-      `${small.httpUrl}/dicomweb/studies`,
-      { 'content-type': contentType, authorization: small.auth, accept: 'application/dicom+json' },
-      chunks,
-      'chunked',
-      30_000,
-    );
-    expect(res.status, res.body.toString()).toBe(413);
-    expect(String(res.headers['content-type'])).toMatch(/^application\/problem\+json/);
-    expect(problemOf(res).detail).toMatch(/100000/);
-    await expectNothingStored(small, before);
-    await expectStillServing(small);
+    await withOwnStrata({ configYaml: LIMIT_YAML }, async (s) => {
+      const before = await snapshot(s);
+      // One instance bigger than the limit, sent in 16 KiB chunks without Content-Length: the
+      // server only learns the size while the instance is already streaming into the pipeline.
+      const { body, contentType } = stowBody([makeInstance({ pixelBytes: 400 * 1024 }).part10]);
+      const res = await rawPost(
+        `${s.httpUrl}/dicomweb/studies`,
+        { 'content-type': contentType, authorization: s.auth, accept: 'application/dicom+json' },
+        chunked(body, 16 * 1024),
+        'chunked',
+        15_000,
+      );
+      expect(res.status, res.body.toString()).toBe(413);
+      expect(String(res.headers['content-type'])).toMatch(/^application\/problem\+json/);
+      expect(problemOf(res).detail).toMatch(/100000/);
+      await expectNothingStored(s, before);
+      await expectStillServing(s);
+    });
   });
 
-  it('a chunked body of small good instances that passes the limit: 413, none kept', async () => {
-    const before = await snapshot(small);
-    // Many small instances: some are complete before the limit is reached. The request as a
-    // whole is refused, so none of them may be acknowledged (and what is kept must be whole).
-    const instances = Array.from({ length: 12 }, () => makeInstance({ pixelBytes: 12 * 1024 }));
-    const { body, contentType } = stowBody(instances.map((i) => i.part10));
-    const chunks: Buffer[] = [];
-    for (let o = 0; o < body.length; o += 8 * 1024) chunks.push(body.subarray(o, o + 8 * 1024));
-    const res = await rawPost(
-      `${small.httpUrl}/dicomweb/studies`,
-      { 'content-type': contentType, authorization: small.auth, accept: 'application/dicom+json' },
-      chunks,
-      'chunked',
-      30_000,
-    );
-    expect(res.status, res.body.toString()).toBe(413);
-    // Instances completed before the limit may have been committed (the client was never told):
-    // whatever is in the catalog must be whole and retrievable; count and show it.
-    await eventually(() => tempFiles(small).length === 0);
-    expect(tempFiles(small)).toEqual([]);
-    const after = await snapshot(small);
-    const kept = after.rows.instances - before.rows.instances;
-    expect(after.rows.blobs - before.rows.blobs).toBe(kept);
-    expect(after.rows.locations - before.rows.locations).toBe(kept);
-    expect(after.files.length - before.files.length).toBe(kept);
-    if (kept > 0) console.warn(`413 chunked STOW: ${kept} instance(s) committed before the limit`);
-    await expectStillServing(small);
+  it('a chunked body of small instances that passes the limit: 413; what was committed is whole', async () => {
+    await withOwnStrata({ configYaml: LIMIT_YAML }, async (s) => {
+      const before = await snapshot(s);
+      // Twelve small instances, about 150 kB: several are complete before the limit is reached.
+      // The request is refused as a whole, so none is acknowledged; one completed before the
+      // limit may still have been committed (harmless: a retry is a duplicate), but then whole.
+      const instances = Array.from({ length: 12 }, () => makeInstance({ pixelBytes: 12 * 1024 }));
+      const { body, contentType } = stowBody(instances.map((i) => i.part10));
+      const res = await rawPost(
+        `${s.httpUrl}/dicomweb/studies`,
+        { 'content-type': contentType, authorization: s.auth, accept: 'application/dicom+json' },
+        chunked(body, 8 * 1024),
+        'chunked',
+        15_000,
+      );
+      expect(res.status, res.body.toString()).toBe(413);
+      expect(problemOf(res).detail).toMatch(/100000/);
+      expect(await eventually(() => tempFiles(s).length === 0)).toBe(true);
+      const after = await snapshot(s);
+      const kept = after.rows.instances - before.rows.instances;
+      expect(kept).toBeLessThan(instances.length);
+      expect(after.rows.blobs - before.rows.blobs).toBe(kept);
+      expect(after.rows.locations - before.rows.locations).toBe(kept);
+      expect(after.files.length - before.files.length).toBe(kept);
+      const rows = await sql<{ sop_instance_uid: string }>(
+        s,
+        'SELECT sop_instance_uid FROM instances',
+      );
+      const bySop = new Map(instances.map((i) => [i.sopInstanceUid, i]));
+      for (const { sop_instance_uid: sop } of rows) {
+        const i = bySop.get(sop);
+        expect(i, `an instance that was not sent: ${sop}`).toBeDefined();
+        expect((await retrieve(s, i!)).equals(i!.dataset), `${sop} is not whole`).toBe(true);
+      }
+      if (kept > 0) console.warn(`413 chunked STOW: ${kept} instance(s) committed before the limit`);
+      await expectStillServing(s);
+    });
+  });
+
+  it('a client that disconnects in the middle of an instance: nothing stored, temp file removed', async () => {
+    await withOwnStrata({}, async (s) => {
+      const before = await snapshot(s);
+      const i = makeInstance({ pixelBytes: 48 * 1024 * 1024 });
+      const { body, contentType } = stowBody([i.part10]);
+      const written = await postAndAbort(
+        `${s.httpUrl}/dicomweb/studies`,
+        { 'content-type': contentType, authorization: s.auth },
+        chunked(body, 256 * 1024),
+        () => tempFileBiggerThan(s, 1024 * 1024),
+      );
+      expect(written, 'the server never started writing the instance').toBeLessThan(body.length);
+      expect(
+        await eventually(() => tempFiles(s).length === 0, 10_000),
+        'the temp file of the aborted instance is still there 10 s after the client left',
+      ).toBe(true);
+      await expectNothingStored(s, before);
+      const events = await sql<{ outcome: string; detail: { reason: string } }>(
+        s,
+        `SELECT outcome, detail FROM audit_events WHERE seq > $1 AND action = 'instance.stored'`,
+        [before.auditSeq],
+      );
+      expect(events.map((e) => [e.outcome, e.detail.reason])).toEqual([['failure', 'aborted']]);
+      await expectStillServing(s);
+    });
   });
 });
 
@@ -799,6 +893,7 @@ describe('reads and writes interleaved', () => {
         { 'content-type': contentType, authorization: strata.auth },
         chunks,
         'chunked',
+        20_000,
       );
       for (let n = 0; n < 5; n++) {
         await new Promise((r) => setTimeout(r, 20));

@@ -84,6 +84,45 @@ export function rawPost(
   });
 }
 
+/**
+ * Starts a chunked POST, writes `chunks` until `abortWhen()` says so (checked between chunks), then
+ * destroys the connection without finishing the body, as a client that dies mid-request does.
+ * Resolves with the number of bytes written; rejects if the server answered first.
+ */
+export function postAndAbort(
+  url: string,
+  headers: Record<string, string>,
+  chunks: readonly Buffer[],
+  abortWhen: () => boolean,
+  timeoutMs = 30_000,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: 'POST',
+      headers: { ...headers, 'transfer-encoding': 'chunked' },
+      agent: false,
+    });
+    req.on('error', () => undefined);
+    req.on('response', (res) => {
+      res.resume();
+      reject(new Error(`the server answered ${res.statusCode} before the client aborted`));
+    });
+    const deadline = Date.now() + timeoutMs;
+    void (async () => {
+      let written = 0;
+      for (const chunk of chunks) {
+        if (abortWhen() || Date.now() > deadline) break;
+        written += chunk.length;
+        if (!req.write(chunk)) await new Promise((r) => req.once('drain', r));
+        // Give the server time to act on what it got.
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      req.destroy();
+      resolve(written);
+    })();
+  });
+}
+
 /** Parses an RFC 9457 problem body (throws if it is not JSON). */
 export function problemOf(res: RawResponse): { status?: number; detail?: string; title?: string } {
   return JSON.parse(res.body.toString('utf8')) as { status?: number; detail?: string };

@@ -68,6 +68,7 @@ export class StowController {
     let tooLarge = false;
     let parseError: Error | null = null;
     let chain: Promise<void> = Promise.resolve();
+    const openParts = new Set<Readable>();
 
     parser.on(
       'part',
@@ -75,6 +76,11 @@ export class StowController {
         part: Readable & { on(event: 'header', cb: (h: Record<string, string[]>) => void): void },
       ) => {
         let partType: string | null = null;
+        openParts.add(part);
+        // A cut part's error reaches its ingest (which refuses it); parts not yet started need this.
+        part.on('error', () => undefined);
+        part.on('end', () => openParts.delete(part));
+        part.on('close', () => openParts.delete(part));
         part.on('header', (headers) => {
           partType = (headers['content-type']?.[0] ?? 'application/dicom')
             .split(';')[0]!
@@ -119,11 +125,15 @@ export class StowController {
         if (received > max && !tooLarge) {
           tooLarge = true;
           req.unpipe(parser);
+          // The part being received is cut: its ingest fails and stores nothing.
+          for (const part of openParts) part.destroy(new Error('request body too large: aborted'));
           parser.destroy?.(new Error('request body too large'));
+          req.resume();
           resolve();
         }
       });
       req.on('aborted', () => {
+        for (const part of openParts) part.destroy(new Error('client aborted the request'));
         parser.destroy?.(new Error('client aborted the request'));
         resolve();
       });
