@@ -49,6 +49,7 @@ const SOP_CLASS_NOT_SUPPORTED = 0x0122;
 const DATASET_DOES_NOT_MATCH = 0xa900;
 /** Cannot understand: the whole 0xCxxx range (PS3.4 B.2.3). */
 const isCannotUnderstand = (code: number) => (code & 0xf000) === 0xc000;
+const LIMIT_YAML = 'dicomweb:\n  maxStowBytes: 100000\n';
 
 let strata: TestStrata;
 /** A second archive with a 100 000-byte STOW limit. */
@@ -265,8 +266,6 @@ function elementOffset(i: GeneratedInstance, tag: string, vr: string): number {
   return i.metaLength + at;
 }
 
-const LIMIT_YAML = 'dicomweb:\n  maxStowBytes: 100000\n';
-
 function chunked(body: Buffer, size: number): Buffer[] {
   const chunks: Buffer[] = [];
   for (let o = 0; o < body.length; o += size) chunks.push(body.subarray(o, o + size));
@@ -466,17 +465,7 @@ describe('STOW-RS: broken instances are refused one by one, nothing half-stored'
     expect(reasonOf(failed[0]!)).toBe(SOP_CLASS_NOT_SUPPORTED);
     await expectStored(strata, before, 1);
     // The good one comes back byte for byte; the bad one is unknown.
-    const got = await fetch(
-      `${strata.httpUrl}/dicomweb/studies/${good.studyInstanceUid}/series/${good.seriesInstanceUid}/instances/${good.sopInstanceUid}`,
-      { headers: { authorization: strata.auth } },
-    );
-    expect(got.status).toBe(200);
-    const parts = parseMultipart(
-      Buffer.from(await got.arrayBuffer()),
-      got.headers.get('content-type')!,
-    );
-    expect(parts).toHaveLength(1);
-    expect(datasetOf(parts[0]!.body).equals(good.dataset)).toBe(true);
+    expect((await retrieve(strata, good)).equals(good.dataset)).toBe(true);
     const none = await fetch(
       `${strata.httpUrl}/dicomweb/instances?SOPInstanceUID=${bad.sopInstanceUid}`,
       { headers: { authorization: strata.auth } },
@@ -607,7 +596,8 @@ describe('STOW-RS: requests the server cannot take are refused as a whole with a
         expect(i, `an instance that was not sent: ${sop}`).toBeDefined();
         expect((await retrieve(s, i!)).equals(i!.dataset), `${sop} is not whole`).toBe(true);
       }
-      if (kept > 0) console.warn(`413 chunked STOW: ${kept} instance(s) committed before the limit`);
+      if (kept > 0)
+        console.warn(`413 chunked STOW: ${kept} instance(s) committed before the limit`);
       await expectStillServing(s);
     });
   });
@@ -784,19 +774,7 @@ describe('DIMSE: broken input is refused, associations end cleanly, the SCP keep
       );
       try {
         // Mid-transfer: the server is writing the object's temp file.
-        const writing = await eventually(() => {
-          const t = tempFiles(strata);
-          return (
-            t.length > 0 &&
-            t.some((f) => {
-              try {
-                return statSync(join(hotDir(strata), '.tmp', f)).size > 4 * 1024 * 1024;
-              } catch {
-                return false;
-              }
-            })
-          );
-        }, 30_000);
+        const writing = await eventually(() => tempFileBiggerThan(strata, 4 * 1024 * 1024), 30_000);
         expect(writing, 'the server never started writing the big instance').toBe(true);
       } finally {
         child.kill('SIGKILL');
@@ -885,13 +863,10 @@ describe('reads and writes interleaved', () => {
       await read.arrayBuffer();
       const i = makeInstance({ pixelBytes: 4 * 1024 * 1024 });
       const { body, contentType } = stowBody([i.part10]);
-      const chunks: Buffer[] = [];
-      for (let o = 0; o < body.length; o += 256 * 1024)
-        chunks.push(body.subarray(o, o + 256 * 1024));
       const pending = rawPost(
         `${strata.httpUrl}/dicomweb/studies`,
         { 'content-type': contentType, authorization: strata.auth },
-        chunks,
+        chunked(body, 256 * 1024),
         'chunked',
         20_000,
       );
@@ -904,17 +879,6 @@ describe('reads and writes interleaved', () => {
       stored.push(i);
     }
     await expectStored(strata, before, stored.length);
-    for (const i of stored) {
-      const got = await fetch(
-        `${strata.httpUrl}/dicomweb/studies/${i.studyInstanceUid}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}`,
-        { headers: { authorization: strata.auth } },
-      );
-      expect(got.status).toBe(200);
-      const parts = parseMultipart(
-        Buffer.from(await got.arrayBuffer()),
-        got.headers.get('content-type')!,
-      );
-      expect(datasetOf(parts[0]!.body).equals(i.dataset)).toBe(true);
-    }
+    for (const i of stored) expect((await retrieve(strata, i)).equals(i.dataset)).toBe(true);
   });
 });
