@@ -45,6 +45,17 @@ export const configFileSchema = z
       })
       .strict()
       .optional(),
+    storage: z
+      .object({
+        /**
+         * Age after which an object no catalog row references counts as a crash leftover and is
+         * removed at start. Default: 0 with the embedded database (this process is the only
+         * writer), 900 with DATABASE_URL (other nodes may have writes in flight).
+         */
+        orphanGraceSeconds: z.number().int().min(0).optional(),
+      })
+      .strict()
+      .optional(),
     keys: z
       .object({
         /** Armored OpenPGP private key file; absent = generated in <data dir>/keys on first start. */

@@ -88,6 +88,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
       passphrase: e.STRATA_KEY_PASSPHRASE ?? null,
     },
     auth: { adminToken: e.STRATA_ADMIN_TOKEN ?? null },
-    storage: { hotDir: resolve(dataDir, 'objects', 'hot') },
+    storage: {
+      hotDir: resolve(dataDir, 'objects', 'hot'),
+      orphanGraceMs: (file.storage?.orphanGraceSeconds ?? (e.DATABASE_URL ? 900 : 0)) * 1000,
+    },
   };
 }

@@ -29,5 +29,5 @@ export interface StrataConfig {
     passphrase: string | null;
   };
   auth: { adminToken: string | null };
-  storage: { hotDir: string };
+  storage: { hotDir: string; orphanGraceMs: number };
 }

@@ -6,6 +6,8 @@ import { type BlobBackend } from './backend.js';
 import { BlobStore } from './blob-store.service.js';
 import { FilesystemBackend } from './filesystem.backend.js';
 import { KeyService, type Recipient } from './key.service.js';
+import { LocationRepository } from './location.repository.js';
+import { sweepOrphans } from './orphan-sweeper.js';
 import { OpenPgpRepository } from './openpgp.repository.js';
 import { StudyKeyRepository } from './study-key.repository.js';
 
@@ -46,17 +48,31 @@ async function loadKeys(config: StrataConfig, db: Database): Promise<KeyMaterial
   };
 }
 
-/** Sweeps temp files that a crash left in filesystem backends, once the app is up. */
+/**
+ * After a crash: removes partial writes (temp files) and objects that no catalog row references,
+ * once the app is up. Only leftovers older than the grace period are removed (config
+ * storage.orphanGraceSeconds): 0 with the embedded database, where this process is the only writer;
+ * 15 minutes with DATABASE_URL, where other nodes may have writes in flight.
+ */
 @Injectable()
-class TempSweeper implements OnApplicationBootstrap {
+class CrashLeftoverSweeper implements OnApplicationBootstrap {
   private readonly logger = new Logger('Storage');
-  constructor(@Inject(FS_BACKENDS) private readonly backends: FilesystemBackend[]) {}
+  constructor(
+    @Inject(FS_BACKENDS) private readonly backends: FilesystemBackend[],
+    @Inject(STRATA_CONFIG) private readonly config: StrataConfig,
+    private readonly db: Database,
+  ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    const graceMs = this.config.storage.orphanGraceMs;
     for (const backend of this.backends) {
-      const removed = await backend.sweepTemp(0);
-      if (removed > 0)
-        this.logger.warn(`removed ${removed} partial writes left in backend '${backend.id}'`);
+      const partial = await backend.sweepTemp(graceMs);
+      const orphans = await sweepOrphans(backend, new LocationRepository(this.db), graceMs);
+      if (partial + orphans > 0) {
+        this.logger.warn(
+          `backend '${backend.id}': removed ${partial} partial writes and ${orphans} unreferenced objects left by an interrupted ingest`,
+        );
+      }
     }
   }
 }
@@ -87,7 +103,7 @@ class TempSweeper implements OnApplicationBootstrap {
           m.dedupSecret,
         ),
     },
-    TempSweeper,
+    CrashLeftoverSweeper,
   ],
   exports: [BlobStore, KeyService],
 })
