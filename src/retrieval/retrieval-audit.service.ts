@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { AuditService } from '../audit/index.js';
 import { CatalogReadService, type RetrievalFilter } from '../catalog/index.js';
 import { type Requester } from './http.js';
@@ -24,15 +24,29 @@ export interface RetrievalRecord {
  * have already left.
  */
 @Injectable()
-export class RetrievalAudit {
+export class RetrievalAudit implements OnApplicationShutdown {
   private readonly logger = new Logger('Retrieval');
+  /** Audit writes of responses that already ended: a graceful stop waits for them (promise 5). */
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(
     private readonly audit: AuditService,
     private readonly catalog: CatalogReadService,
   ) {}
 
-  async retrieved(r: RetrievalRecord): Promise<void> {
+  /** Runs after the HTTP server closed and before the database does. */
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+  }
+
+  retrieved(r: RetrievalRecord): Promise<void> {
+    const write = this.write(r);
+    this.pending.add(write);
+    write.finally(() => this.pending.delete(write)).catch(() => undefined);
+    return write;
+  }
+
+  private async write(r: RetrievalRecord): Promise<void> {
     // The access time first: once the event is visible, the study reads as accessed.
     if (r.instances > 0) {
       await this.catalog
