@@ -780,12 +780,17 @@ describe('DIMSE: broken input is refused, associations end cleanly, the SCP keep
         big.sopInstanceUid,
       ]);
       expect(rows).toEqual([]);
-      // The drop is recorded as such, not as a storage failure.
-      const events = await sql<{ outcome: string; detail: { reason: string } }>(
-        strata,
-        `SELECT outcome, detail FROM audit_events WHERE seq > $1 AND action = 'instance.stored'`,
-        [before.auditSeq],
-      );
+      // The drop is recorded as such, not as a storage failure. (The refusal is audited after the
+      // partial object is removed, so wait for the row rather than racing it.)
+      let events: { outcome: string; detail: { reason: string } }[] = [];
+      for (let t = 0; t < 100 && events.length === 0; t++) {
+        events = await sql<{ outcome: string; detail: { reason: string } }>(
+          strata,
+          `SELECT outcome, detail FROM audit_events WHERE seq > $1 AND action = 'instance.stored'`,
+          [before.auditSeq],
+        );
+        if (events.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
       expect(events.map((e) => [e.outcome, e.detail.reason])).toEqual([['failure', 'aborted']]);
       rmSync(path, { force: true });
       await expectEchoAndStore(strata);
