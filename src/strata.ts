@@ -51,6 +51,11 @@ export async function startStrata(config: StrataConfig): Promise<RunningStrata> 
       jsonDocumentUrl: 'api/docs/openapi.json',
     });
     await app.listen(config.http.port, config.http.host);
+    // Outlive clients' idle keep-alive timers (undici: 4 s, load balancers: 60 s), so a client never
+    // sends a request on a connection the server is closing at that moment (ECONNRESET).
+    const server = app.getHttpServer() as import('node:http').Server;
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
     const address = app.getHttpServer().address();
     const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
     const dicomPort = app.get(DimsePushService).port;

@@ -1,42 +1,27 @@
 import { type Sql } from '../database/index.js';
 import { type AuditEvent, type AuditRow, canonicalEncoding } from './audit-event.js';
 
-/** Serialises appends so each row's prev_hash is the hash of the row before it, across nodes. */
-const CHAIN_LOCK = 7_357_002;
-const GENESIS = '\\x' + '00'.repeat(32);
-
 /** The append-only, hash-chained audit table (PostgreSQL triggers reject UPDATE and DELETE). */
 export class AuditRepository {
   /**
    * Appends inside the caller's transaction, so the event commits or rolls back with the change it
-   * records. Two statements: the lock must be held before the statement that reads the chain head
-   * takes its snapshot.
+   * records: one round trip to strata_audit_append, which takes the chain lock and links the row.
    */
   async append(tx: Sql, event: AuditEvent, at: Date = new Date()): Promise<void> {
     const iso = at.toISOString();
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
-    await tx.query(
-      `WITH prev AS (
-         SELECT coalesce((SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1), $11::bytea) AS h)
-       INSERT INTO audit_events
-         (at, actor, actor_host, role, action, outcome, patient_id, study_instance_uid, instances, detail, prev_hash, hash)
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, prev.h, sha256(prev.h || convert_to($12, 'UTF8'))
-         FROM prev`,
-      [
-        iso,
-        event.actor,
-        event.actorHost ?? null,
-        event.role ?? null,
-        event.action,
-        event.outcome,
-        event.patientId ?? null,
-        event.studyInstanceUid ?? null,
-        event.instances ?? null,
-        event.detail ? JSON.stringify(event.detail) : null,
-        GENESIS,
-        canonicalEncoding(iso, event),
-      ],
-    );
+    await tx.query('SELECT strata_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)', [
+      iso,
+      event.actor,
+      event.actorHost ?? null,
+      event.role ?? null,
+      event.action,
+      event.outcome,
+      event.patientId ?? null,
+      event.studyInstanceUid ?? null,
+      event.instances ?? null,
+      event.detail ? JSON.stringify(event.detail) : null,
+      canonicalEncoding(iso, event),
+    ]);
   }
 
   async list(
