@@ -1,5 +1,7 @@
-import { Readable } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import * as openpgp from 'openpgp';
+import { createSeipdV2Decryptor } from './seipd-v2-reader.js';
+import { createSeipdV2Encryptor } from './seipd-v2-writer.js';
 
 /** Always AEAD (SEIPDv2): without it openpgp.js silently writes SEIPDv1, whose decrypt buffers all. */
 const AEAD = { aeadProtect: true } as const;
@@ -14,6 +16,19 @@ export interface ArchiveKeyPair {
   privateKey: openpgp.PrivateKey;
   publicKey: openpgp.PublicKey;
   fingerprint: string;
+}
+
+function isNativeAead(sk: SessionKey): boolean {
+  return sk.algorithm === 'aes256' && sk.aeadAlgorithm === 'gcm' && sk.data.length === 32;
+}
+
+/** Pipes with error propagation both ways: a failed source fails the output, and vice versa. */
+function pipeThrough(source: Readable, transform: Transform): Readable {
+  source.on('error', (e) => transform.destroy(e));
+  transform.on('close', () => {
+    if (!source.readableEnded) source.destroy();
+  });
+  return source.pipe(transform);
 }
 
 /** The only code that calls openpgp.js: key generation, session keys, streaming AEAD. */
@@ -80,8 +95,13 @@ export class OpenPgpRepository {
     return { data: sk.data, algorithm: sk.algorithm ?? algorithm, aeadAlgorithm };
   }
 
-  /** Streams `plain` out as one SEIPDv2 packet under the session key (no public-key work). */
+  /**
+   * Streams `plain` out as one SEIPDv2 packet under the session key (no public-key work). AES-256/GCM
+   * keys (all the archive generates) go through our node:crypto writer, ≈ 4× faster than openpgp.js's
+   * web streams and byte-compatible with them (seipd-v2-writer.spec.ts decrypts it with openpgp.js).
+   */
   async encrypt(plain: Readable, sk: SessionKey): Promise<Readable> {
+    if (isNativeAead(sk)) return pipeThrough(plain, createSeipdV2Encryptor(sk.data));
     const message = await openpgp.createMessage({
       binary: Readable.toWeb(plain) as unknown as ReadableStream<Uint8Array>,
       format: 'binary',
@@ -101,6 +121,7 @@ export class OpenPgpRepository {
 
   /** Streams the plaintext of a SEIPDv2 object; authentication failures surface as stream errors. */
   async decrypt(object: Readable, sk: SessionKey): Promise<Readable> {
+    if (isNativeAead(sk)) return pipeThrough(object, createSeipdV2Decryptor(sk.data));
     const message = await openpgp.readMessage({
       binaryMessage: Readable.toWeb(object) as unknown as ReadableStream<Uint8Array>,
     });
