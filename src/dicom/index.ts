@@ -39,3 +39,4 @@ export {
   type ParsedHeader,
 } from './parse-header.js';
 export { HeaderParserPool, type HeaderParserPoolOptions } from './header-parser-pool.js';
+export { peekStudyInstanceUid } from './peek-study-uid.js';

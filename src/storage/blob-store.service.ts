@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { type BlobBackend, type BlobLocation } from './backend.js';
 import { DigestingStream } from './digesting-stream.js';
 import { type KeyService } from './key.service.js';
@@ -44,8 +44,11 @@ export class BlobStore {
   async write(studyUid: string, plain: Readable): Promise<WrittenBlob> {
     const sessionKey = await this.keys.forStudy(studyUid);
     const digesting = new DigestingStream(this.dedupSecret);
-    plain.on('error', (e) => digesting.destroy(e));
-    plain.pipe(digesting);
+    // pipeline() also fails the write when `plain` was destroyed before we got here (a refused
+    // instance whose encryption had already started), where plain listeners would never fire.
+    pipeline(plain, digesting, (error) => {
+      if (error) digesting.destroy(error);
+    });
     const ciphertext = await this.pgp.encrypt(digesting, sessionKey);
     const key = newObjectKey();
     const { size: storedSize } = await this.backend(this.hot.backend).put(key, ciphertext);

@@ -158,6 +158,25 @@ async function snapshot(s: TestStrata): Promise<Snapshot> {
   return { rows, files: filesUnder(hotDir(s)), auditSeq: Number(seq) };
 }
 
+/**
+ * The instance.stored audit rows after `afterSeq`. A refusal is audited after its partial object
+ * is removed, so wait (up to 10 s) for the row rather than racing it.
+ */
+async function storeEventsAfter(
+  s: TestStrata,
+  afterSeq: number,
+): Promise<{ outcome: string; detail: { reason: string } }[]> {
+  for (let t = 0; ; t++) {
+    const events = await sql<{ outcome: string; detail: { reason: string } }>(
+      s,
+      `SELECT outcome, detail FROM audit_events WHERE seq > $1 AND action = 'instance.stored'`,
+      [afterSeq],
+    );
+    if (events.length > 0 || t >= 100) return events;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -612,11 +631,7 @@ describe('STOW-RS: requests the server cannot take are refused as a whole with a
         'the temp file of the aborted instance is still there 10 s after the client left',
       ).toBe(true);
       await expectNothingStored(s, before);
-      const events = await sql<{ outcome: string; detail: { reason: string } }>(
-        s,
-        `SELECT outcome, detail FROM audit_events WHERE seq > $1 AND action = 'instance.stored'`,
-        [before.auditSeq],
-      );
+      const events = await storeEventsAfter(s, before.auditSeq);
       expect(events.map((e) => [e.outcome, e.detail.reason])).toEqual([['failure', 'aborted']]);
       await expectStillServing(s);
     });
@@ -780,17 +795,8 @@ describe('DIMSE: broken input is refused, associations end cleanly, the SCP keep
         big.sopInstanceUid,
       ]);
       expect(rows).toEqual([]);
-      // The drop is recorded as such, not as a storage failure. (The refusal is audited after the
-      // partial object is removed, so wait for the row rather than racing it.)
-      let events: { outcome: string; detail: { reason: string } }[] = [];
-      for (let t = 0; t < 100 && events.length === 0; t++) {
-        events = await sql<{ outcome: string; detail: { reason: string } }>(
-          strata,
-          `SELECT outcome, detail FROM audit_events WHERE seq > $1 AND action = 'instance.stored'`,
-          [before.auditSeq],
-        );
-        if (events.length === 0) await new Promise((r) => setTimeout(r, 100));
-      }
+      // The drop is recorded as such, not as a storage failure.
+      const events = await storeEventsAfter(strata, before.auditSeq);
       expect(events.map((e) => [e.outcome, e.detail.reason])).toEqual([['failure', 'aborted']]);
       rmSync(path, { force: true });
       await expectEchoAndStore(strata);
