@@ -15,6 +15,9 @@ export interface AuditEvent {
   detail?: Record<string, unknown> | null;
 }
 
+/** An audit append as the SQL functions take it (strata_ingest_instance's second argument). */
+export type AuditAppendPayload = Record<string, unknown> & { canonical: string };
+
 export interface AuditRow extends Required<Omit<AuditEvent, 'detail'>> {
   seq: number;
   at: string;

@@ -1,5 +1,10 @@
 import { type Sql } from '../database/index.js';
-import { type AuditEvent, type AuditRow, canonicalEncoding } from './audit-event.js';
+import {
+  type AuditAppendPayload,
+  type AuditEvent,
+  type AuditRow,
+  canonicalEncoding,
+} from './audit-event.js';
 
 /** The append-only, hash-chained audit table (PostgreSQL triggers reject UPDATE and DELETE). */
 export class AuditRepository {
@@ -7,6 +12,27 @@ export class AuditRepository {
    * Appends inside the caller's transaction, so the event commits or rolls back with the change it
    * records: one round trip to strata_audit_append, which takes the chain lock and links the row.
    */
+  /**
+   * The same append as a JSON object, for SQL functions that append the audit row of the change
+   * they make in the same statement (strata_ingest_instance).
+   */
+  static payload(event: AuditEvent, at: Date = new Date()): AuditAppendPayload {
+    const iso = at.toISOString();
+    return {
+      at: iso,
+      actor: event.actor,
+      actorHost: event.actorHost ?? null,
+      role: event.role ?? null,
+      action: event.action,
+      outcome: event.outcome,
+      patientId: event.patientId ?? null,
+      studyInstanceUid: event.studyInstanceUid ?? null,
+      instances: event.instances ?? null,
+      detail: event.detail ?? null,
+      canonical: canonicalEncoding(iso, event),
+    };
+  }
+
   async append(tx: Sql, event: AuditEvent, at: Date = new Date()): Promise<void> {
     const iso = at.toISOString();
     await tx.query('SELECT strata_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)', [

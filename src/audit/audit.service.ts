@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Database, type Sql } from '../database/index.js';
-import { type AuditEvent, type AuditRow } from './audit-event.js';
+import { type AuditAppendPayload, type AuditEvent, type AuditRow } from './audit-event.js';
 import { AuditRepository } from './audit.repository.js';
 
 /** Records audit events (always inside the transaction of the change) and lists them. */
@@ -14,6 +14,11 @@ export class AuditService {
   /** Appends within `tx`: if the audit row cannot be written, the change does not commit. */
   record(tx: Sql, event: AuditEvent): Promise<void> {
     return this.repo.append(tx, event);
+  }
+
+  /** The append as a JSON payload, for a SQL function that records a change and its audit row. */
+  payload(event: AuditEvent): AuditAppendPayload {
+    return AuditRepository.payload(event);
   }
 
   /** For events that are not a change (queries, retrievals, refusals): its own transaction. */

@@ -1,3 +1,8 @@
-export { type AuditEvent, type AuditRow, canonicalEncoding } from './audit-event.js';
+export {
+  type AuditAppendPayload,
+  type AuditEvent,
+  type AuditRow,
+  canonicalEncoding,
+} from './audit-event.js';
 export { AuditModule } from './audit.module.js';
 export { AuditService } from './audit.service.js';

@@ -42,6 +42,7 @@ export const configFileSchema = z
           .optional(),
         parseTimeoutMs: z.number().int().min(100).max(60000).optional(),
         parserWorkers: z.number().int().min(1).max(16).optional(),
+        inlineParseMaxBytes: z.number().int().min(0).max(16777216).optional(),
       })
       .strict()
       .optional(),

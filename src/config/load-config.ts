@@ -79,6 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
       maxHeaderBytes: file.ingest?.maxHeaderBytes ?? 16 * 1024 * 1024,
       parseTimeoutMs: file.ingest?.parseTimeoutMs ?? 5000,
       parserWorkers: file.ingest?.parserWorkers ?? 1,
+      inlineParseMaxBytes: file.ingest?.inlineParseMaxBytes ?? 65536,
       tempDir: resolve(dataDir, 'tmp'),
     },
     keys: {

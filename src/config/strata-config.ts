@@ -20,6 +20,8 @@ export interface StrataConfig {
     maxHeaderBytes: number;
     parseTimeoutMs: number;
     parserWorkers: number;
+    /** Headers up to this size parse on the main thread; larger ones in a worker. */
+    inlineParseMaxBytes: number;
     tempDir: string;
   };
   keys: {

@@ -1,3 +1,4 @@
+import { type Pool } from 'pg';
 import { type DataSource, type QueryRunner } from 'typeorm';
 
 /** What a repository needs to run SQL, inside or outside a transaction. */
@@ -6,32 +7,54 @@ export interface Sql {
 }
 
 /**
- * The database handle repositories receive. Hot paths use SQL through it; the transaction helper
- * gives a single connection so that a catalog change and its audit row commit together.
+ * The database handle repositories receive. Queries and transactions go straight to the pg pool
+ * TypeORM manages (TypeORM's query runner adds per-query bookkeeping, and on one DICOM association
+ * every fraction of a millisecond before the response is throughput); the transaction helper gives
+ * a single connection so that a catalog change and its audit row commit together.
  */
 export class Database implements Sql {
   constructor(readonly dataSource: DataSource) {}
 
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
-    return this.dataSource.query(sql, params) as Promise<T[]>;
+  private get pool(): Pool {
+    return (this.dataSource.driver as unknown as { master: Pool }).master;
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    // Not pool.query(): it closes the connection on any error, so an expected SQL error (a
+    // constraint, ST001) would cost a new connection, tens of milliseconds, on the next query.
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      const result = await client.query(sql, params);
+      return result.rows as T[];
+    } catch (error) {
+      if (!isServerError(error)) broken = error as Error;
+      throw error;
+    } finally {
+      client.release(broken);
+    }
   }
 
   async transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T> {
-    const runner: QueryRunner = this.dataSource.createQueryRunner();
-    await runner.connect();
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
     try {
-      await runner.startTransaction();
+      await client.query('BEGIN');
       const tx: Sql = {
-        query: <R>(sql: string, params?: unknown[]) => runner.query(sql, params) as Promise<R[]>,
+        query: async <R>(sql: string, params?: unknown[]) =>
+          (await client.query(sql, params)).rows as R[],
       };
       const result = await work(tx);
-      await runner.commitTransaction();
+      await client.query('COMMIT');
       return result;
     } catch (error) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      await client.query('ROLLBACK').catch((e: unknown) => {
+        // The connection itself failed: it must not go back to the pool.
+        broken = e instanceof Error ? e : new Error(String(e));
+      });
       throw error;
     } finally {
-      await runner.release();
+      client.release(broken);
     }
   }
 
@@ -45,4 +68,9 @@ export class Database implements Sql {
       await runner.release();
     }
   }
+}
+
+/** An error the server reported (it has a SQLSTATE): the connection itself is still good. */
+function isServerError(error: unknown): boolean {
+  return typeof (error as { code?: unknown })?.code === 'string' && 'severity' in (error as object);
 }

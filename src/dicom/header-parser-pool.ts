@@ -35,6 +35,12 @@ export interface HeaderParserPoolOptions {
    * that want speed over isolation. Never in production.
    */
   inline?: boolean;
+  /**
+   * Headers of at most this many bytes parse on the calling thread (default 0: none). The parse
+   * is linear in the header's size, so a small header costs a fraction of a millisecond there,
+   * less than the trip to a worker; large or hostile ones still go to a bounded worker.
+   */
+  inlineMaxBytes?: number;
   /** Another worker script speaking the same protocol (tests: a worker that spins or crashes). */
   workerUrl?: URL;
 }
@@ -61,7 +67,7 @@ export class HeaderParserPool {
   private readonly timeoutMs: number;
   private readonly maxOldGenerationSizeMb: number;
   private readonly startupTimeoutMs: number;
-  private readonly inline: boolean;
+  private readonly inlineMaxBytes: number;
   private readonly workerUrl: URL | null;
   private readonly slots = new Set<Slot>();
   private readonly queue: Job[] = [];
@@ -73,7 +79,7 @@ export class HeaderParserPool {
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.maxOldGenerationSizeMb = options.maxOldGenerationSizeMb ?? 256;
     this.startupTimeoutMs = options.startupTimeoutMs ?? 30_000;
-    this.inline = options.inline ?? false;
+    this.inlineMaxBytes = options.inline ? Infinity : Math.max(0, options.inlineMaxBytes ?? 0);
     this.workerUrl = options.workerUrl ?? null;
   }
 
@@ -91,7 +97,7 @@ export class HeaderParserPool {
         new DicomFormatError('parse-failed', 'the header parser pool is closed'),
       );
     }
-    if (this.inline) {
+    if (headerBytes.length <= this.inlineMaxBytes) {
       return new Promise((resolve) =>
         resolve(parseHeaderSync(headerBytes, transferSyntaxUid, bulk)),
       );

@@ -182,7 +182,8 @@ describe('parseHeaderSync', () => {
               '00081150': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.2'] },
               '00081155': { vr: 'UI', Value: ['1.2.3.4'] },
             },
-            // dcmjs drops empty (zero-length) items: a known loss in the metadata copy only.
+            // An empty item is kept: item indexes in BulkDataURIs stay those of the data set.
+            {},
           ],
         });
         expect(m['00090010']).toEqual({ vr: 'LO', Value: ['ACME 1.0'] });
@@ -338,9 +339,9 @@ describe('parseHeaderSync', () => {
       expect(err.reason).toBe('unsupported-transfer-syntax');
     });
 
-    it('deep nesting that only dcmjs would see (implicit VR, defined lengths) is malformed', () => {
+    it('deep nesting the walker cannot see (implicit VR, defined lengths) is malformed', () => {
       // Implicit VR does not mark defined-length sequences, so the walker skips their values;
-      // dcmjs recurses into them, and the depth bound on its output catches it.
+      // the decoder knows them from the dictionary and bounds the depth itself.
       const implicit: FixtureEncoding = { explicitVr: false, littleEndian: true, text: 'latin1' };
       let inner: FixtureElement[] = [];
       for (let i = 0; i < 100; i++) {
@@ -361,7 +362,7 @@ describe('parseHeaderSync', () => {
       ]) {
         parseError(() => parseHeaderSync(Buffer.from('this is not DICOM at all!!'), ts));
       }
-      // Structurally valid, but dcmjs cannot decode the value: still a DicomFormatError.
+      // Structurally valid, but not a header we can index: still a DicomFormatError.
       const badCharsetValue = encodeElement({ tag: '00080005', vr: 'SQ', items: [] }, EXPLICIT_LE);
       parseError(() => parseHeaderSync(badCharsetValue, TransferSyntax.ExplicitVRLittleEndian));
     });

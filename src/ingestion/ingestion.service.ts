@@ -1,8 +1,13 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { AuditService } from '../audit/index.js';
-import { CatalogService, type RecordResult } from '../catalog/index.js';
+import { type AuditEvent, AuditService } from '../audit/index.js';
+import {
+  CatalogService,
+  type NewInstance,
+  type RecordOutcome,
+  type RecordResult,
+} from '../catalog/index.js';
 import { STRATA_CONFIG, type StrataConfig } from '../config/index.js';
 import { Database } from '../database/index.js';
 import {
@@ -65,6 +70,7 @@ export class IngestionService implements OnModuleDestroy {
     this.parser = new HeaderParserPool({
       size: config.ingest.parserWorkers,
       timeoutMs: config.ingest.parseTimeoutMs,
+      inlineMaxBytes: config.ingest.inlineParseMaxBytes,
     });
     this.policies = DuplicatePolicies.load(config.policiesDir);
     this.extraSopClasses = new Set(config.dicom.extraStorageSopClasses);
@@ -148,47 +154,23 @@ export class IngestionService implements OnModuleDestroy {
         this.check(req, header);
         written = await this.blobs.write(header.studyInstanceUid, plaintext);
       }
+      const instance: NewInstance = {
+        header,
+        blob: {
+          digest: written.digest,
+          size: written.size,
+          storedSize: written.storedSize,
+          location: written.location,
+        },
+        bulk: captured.bulk ? { tag: captured.bulk.tag, offset: captured.bulk.offset } : null,
+        adapter: req.adapter,
+        source: req.source,
+        callingAet: req.callingAet,
+        remoteHost: req.remoteHost,
+        duplicatePolicy: this.policies.for(req.source),
+      };
+      const result = await this.record(req, instance);
       const blob = written;
-      const h = header;
-      const result: RecordResult = await this.db.transaction(async (tx) => {
-        const r = await this.catalog.recordInstance(tx, {
-          header: h,
-          blob: {
-            digest: blob.digest,
-            size: blob.size,
-            storedSize: blob.storedSize,
-            location: blob.location,
-          },
-          bulk: captured.bulk ? { tag: captured.bulk.tag, offset: captured.bulk.offset } : null,
-          adapter: req.adapter,
-          source: req.source,
-          callingAet: req.callingAet,
-          remoteHost: req.remoteHost,
-          duplicatePolicy: this.policies.for(req.source),
-        });
-        await this.audit.record(tx, {
-          actor: req.actor,
-          actorHost: req.remoteHost,
-          action: 'instance.stored',
-          outcome:
-            r.outcome === 'rejected-duplicate'
-              ? 'failure'
-              : r.outcome === 'kept-first'
-                ? 'warning'
-                : 'success',
-          patientId: h.attributes.patientId,
-          studyInstanceUid: h.studyInstanceUid,
-          instances: 1,
-          detail: {
-            adapter: req.adapter,
-            source: req.source,
-            sopInstanceUid: h.sopInstanceUid,
-            outcome: r.outcome,
-            version: r.version,
-          },
-        });
-        return r;
-      });
       if (!result.blobTaken) await this.discard(blob);
       if (result.outcome === 'rejected-duplicate') {
         return this.refusal(
@@ -231,6 +213,52 @@ export class IngestionService implements OnModuleDestroy {
         );
       return this.refusal(refusal.reason, refusal.message, header);
     }
+  }
+
+  /**
+   * Catalog rows and audit row together. A new instance (the usual case) takes one statement; an
+   * instance seen before is recorded in a transaction whose audit row names the real outcome.
+   */
+  private async record(req: IngestRequest, instance: NewInstance): Promise<RecordResult> {
+    const fast = await this.catalog.recordNewInstanceAudited(
+      instance,
+      this.audit.payload(this.storedEvent(req, instance.header, 'stored', 1)),
+    );
+    if (fast) return fast;
+    return this.db.transaction(async (tx) => {
+      const r = await this.catalog.recordInstance(tx, instance);
+      await this.audit.record(tx, this.storedEvent(req, instance.header, r.outcome, r.version));
+      return r;
+    });
+  }
+
+  private storedEvent(
+    req: IngestRequest,
+    h: ParsedHeader,
+    outcome: RecordOutcome,
+    version: number,
+  ): AuditEvent {
+    return {
+      actor: req.actor,
+      actorHost: req.remoteHost,
+      action: 'instance.stored',
+      outcome:
+        outcome === 'rejected-duplicate'
+          ? 'failure'
+          : outcome === 'kept-first'
+            ? 'warning'
+            : 'success',
+      patientId: h.attributes.patientId,
+      studyInstanceUid: h.studyInstanceUid,
+      instances: 1,
+      detail: {
+        adapter: req.adapter,
+        source: req.source,
+        sopInstanceUid: h.sopInstanceUid,
+        outcome,
+        version,
+      },
+    };
   }
 
   private check(req: IngestRequest, h: ParsedHeader): void {

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { type BlobBackend, type BlobLocation } from './backend.js';
 import { DigestingStream } from './digesting-stream.js';
 import { type KeyService } from './key.service.js';
-import { type OpenPgpRepository } from './openpgp.repository.js';
+import { type OpenPgpRepository, type SessionKey } from './openpgp.repository.js';
 
 export interface WrittenBlob {
   /** HMAC-SHA256(dedup secret, plaintext): the blob's identity in the catalog. */
@@ -40,9 +40,42 @@ export class BlobStore {
     return backend;
   }
 
-  /** Encrypts `plain` under the study's session key and stores it durably in the hot tier. */
+  /**
+   * Encrypts `plain` under the study's session key and stores it durably in the hot tier. With
+   * the archive's own keys this is one loop, no stream layers: each chunk is hashed, encrypted and
+   * queued to the file as it arrives, so little is left to do when the last byte comes in.
+   */
   async write(studyUid: string, plain: Readable): Promise<WrittenBlob> {
     const sessionKey = await this.keys.forStudy(studyUid);
+    const sealer = this.pgp.sealer(sessionKey);
+    if (!sealer) return this.writeThroughStreams(sessionKey, plain);
+    const key = newObjectKey();
+    const writer = this.backend(this.hot.backend).openWriter(key);
+    const hmac = createHmac('sha256', this.dedupSecret);
+    let size = 0;
+    try {
+      for await (const chunk of plain as AsyncIterable<Buffer>) {
+        hmac.update(chunk);
+        size += chunk.length;
+        const wait = writer.write(sealer.update(chunk));
+        if (wait) await wait;
+      }
+      writer.write(sealer.final());
+      const { size: storedSize } = await writer.finish();
+      return {
+        digest: hmac.digest(),
+        size,
+        storedSize,
+        location: { backend: this.hot.backend, key, tier: this.hot.tier },
+      };
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+  }
+
+  /** The same for session keys only openpgp.js handles (imported studies). */
+  private async writeThroughStreams(sessionKey: SessionKey, plain: Readable): Promise<WrittenBlob> {
     const digesting = new DigestingStream(this.dedupSecret);
     // pipeline() also fails the write when `plain` was destroyed before we got here (a refused
     // instance whose encryption had already started), where plain listeners would never fire.

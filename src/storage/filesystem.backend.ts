@@ -1,30 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import { type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { type BlobBackend, type ByteRange } from './backend.js';
+import { type BlobBackend, type ByteRange, type ObjectWriter } from './backend.js';
+import { FileObjectWriter } from './file-object-writer.js';
 
 const KEY_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9/_.-]{0,254}$/;
 
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
- * Objects as files under a root folder, sharded by the key's first characters. Writes are atomic:
- * temp file in the same file system, fsync, rename, fsync of the directory — a crash leaves either
- * the whole object or nothing at its key (temp files are swept by `sweepTemp`).
+ * Objects as files under a root folder, sharded by the key's first characters. Writes are atomic
+ * (file-object-writer.ts): temp file in the same file system, fdatasync, rename, fsync of the
+ * directory — a crash leaves either the whole object or nothing at its key (temp files are swept
+ * by `sweepTemp`).
  */
 export class FilesystemBackend implements BlobBackend {
   readonly kind = 'filesystem';
   private readonly tempDir: string;
+  /** Shard folders known to exist: mkdir once per folder, not once per object. */
+  private readonly knownDirs = new Set<string>();
 
   constructor(
     readonly id: string,
@@ -43,22 +36,23 @@ export class FilesystemBackend implements BlobBackend {
   }
 
   async put(key: string, data: Readable): Promise<{ size: number }> {
-    const target = this.pathOf(key);
-    const temp = join(this.tempDir, `${randomBytes(12).toString('hex')}.part`);
-    let size = 0;
-    data.on('data', (chunk: Buffer) => (size += chunk.length));
+    const writer = this.openWriter(key);
     try {
-      const out = createWriteStream(temp, { flags: 'wx', highWaterMark: 1 << 20 });
-      await pipeline(data, out);
-      await fsyncPath(temp);
-      await mkdir(dirname(target), { recursive: true });
-      await rename(temp, target);
-      await fsyncPath(dirname(target));
-      return { size };
+      for await (const chunk of data as AsyncIterable<Buffer>) {
+        const wait = writer.write([chunk]);
+        if (wait) await wait;
+      }
+      return await writer.finish();
     } catch (error) {
-      await unlink(temp).catch(() => undefined);
+      await writer.abort();
       throw error;
     }
+  }
+
+  openWriter(key: string): ObjectWriter {
+    const target = this.pathOf(key);
+    const temp = join(this.tempDir, `${randomBytes(12).toString('hex')}.part`);
+    return new FileObjectWriter(temp, target, this.knownDirs);
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {

@@ -1,7 +1,7 @@
 import { Readable, type Transform } from 'node:stream';
 import * as openpgp from 'openpgp';
 import { createSeipdV2Decryptor } from './seipd-v2-reader.js';
-import { createSeipdV2Encryptor } from './seipd-v2-writer.js';
+import { createSeipdV2Encryptor, SeipdV2Sealer } from './seipd-v2-writer.js';
 
 /** Always AEAD (SEIPDv2): without it openpgp.js silently writes SEIPDv1, whose decrypt buffers all. */
 const AEAD = { aeadProtect: true } as const;
@@ -100,6 +100,14 @@ export class OpenPgpRepository {
    * keys (all the archive generates) go through our node:crypto writer, ≈ 4× faster than openpgp.js's
    * web streams and byte-compatible with them (seipd-v2-writer.spec.ts decrypts it with openpgp.js).
    */
+  /**
+   * A push-style encryptor for the session key when our native writer handles it (AES-256/GCM,
+   * every key the archive generates); null otherwise (then use `encrypt`).
+   */
+  sealer(sk: SessionKey): SeipdV2Sealer | null {
+    return isNativeAead(sk) ? new SeipdV2Sealer(sk.data) : null;
+  }
+
   async encrypt(plain: Readable, sk: SessionKey): Promise<Readable> {
     if (isNativeAead(sk)) return pipeThrough(plain, createSeipdV2Encryptor(sk.data));
     const message = await openpgp.createMessage({

@@ -11,6 +11,9 @@ function fakeBackend(objects: Record<string, number>): BlobBackend & { deleted: 
     kind: 'fake',
     deleted,
     put: async () => ({ size: 0 }),
+    openWriter: () => {
+      throw new Error('not used by the sweeper');
+    },
     get: async () => Readable.from([]),
     head: async () => null,
     delete: async (key) => {

@@ -4,7 +4,11 @@ import { pipeline } from 'node:stream/promises';
 import * as openpgp from 'openpgp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSeipdV2Decryptor } from './seipd-v2-reader.js';
-import { DEFAULT_CHUNK_SIZE_BYTE, createSeipdV2Encryptor } from './seipd-v2-writer.js';
+import {
+  DEFAULT_CHUNK_SIZE_BYTE,
+  SeipdV2Sealer,
+  createSeipdV2Encryptor,
+} from './seipd-v2-writer.js';
 
 const AEAD = { aeadProtect: true } as const;
 const CHUNK = 2 ** (DEFAULT_CHUNK_SIZE_BYTE + 6);
@@ -151,5 +155,18 @@ describe('createSeipdV2Encryptor', () => {
     expect(a.subarray(6, 38).equals(b.subarray(6, 38))).toBe(false);
     expect(() => createSeipdV2Encryptor(new Uint8Array(16))).toThrow(/32-byte/);
     expect(() => createSeipdV2Encryptor(f.sk.data, { chunkSizeByte: 17 })).toThrow(/chunk size/);
+  });
+
+  it('SeipdV2Sealer (the push-style core the ingest path calls) writes the same format', async () => {
+    const plain = randomBytes(700_000);
+    const sealer = new SeipdV2Sealer(f.sk.data);
+    const out: Buffer[] = [];
+    for (const piece of oddPieces(plain)) out.push(...sealer.update(piece));
+    // Ciphertext comes out while the plaintext goes in, not all at the end.
+    expect(out.length).toBeGreaterThan(0);
+    out.push(...sealer.final());
+    expect(sha(await decryptWithOpenpgp(f, Buffer.concat(out)))).toBe(sha(plain));
+    const empty = new SeipdV2Sealer(f.sk.data).final();
+    expect((await decryptWithOpenpgp(f, Buffer.concat(empty))).length).toBe(0);
   });
 });

@@ -152,7 +152,12 @@ export interface SeipdV2EncryptorOptions {
   date?: Date;
 }
 
-class SeipdV2Encryptor extends Transform {
+/**
+ * The encryptor without a stream around it: `update` and `final` return the ciphertext pieces
+ * ready so far (possibly none). The ingest path calls it directly, with no stream layers between
+ * the socket and the file; the Transform below wraps it for everything else.
+ */
+export class SeipdV2Sealer {
   private readonly keys: SeipdV2Keys;
   private readonly chunkSize: number;
   private readonly literal: PartialBodyWriter;
@@ -161,9 +166,9 @@ class SeipdV2Encryptor extends Transform {
   private inChunk = 0;
   private chunkIndex = 0;
   private total = 0;
+  private out: Buffer[] = [];
 
-  constructor(sessionKey: Uint8Array, options: SeipdV2EncryptorOptions) {
-    super();
+  constructor(sessionKey: Uint8Array, options: SeipdV2EncryptorOptions = {}) {
     const chunkSizeByte = options.chunkSizeByte ?? DEFAULT_CHUNK_SIZE_BYTE;
     if (
       !Number.isInteger(chunkSizeByte) ||
@@ -177,9 +182,9 @@ class SeipdV2Encryptor extends Transform {
     const salt = randomBytes(SALT_LENGTH);
     this.keys = deriveSeipdV2Keys(sessionKey, CIPHER_AES256, AEAD_GCM, chunkSizeByte, salt);
 
-    // Outer packet: ciphertext pieces are pushed as they are (no copy), small ones merged so that
-    // downstream writes stay large.
-    this.packet = new PartialBodyWriter(TAG_SEIPD, PART_POWER, (pieces) => this.pushAll(pieces));
+    // Outer packet: ciphertext pieces are passed on as they are (no copy), small ones merged so
+    // that writes stay large.
+    this.packet = new PartialBodyWriter(TAG_SEIPD, PART_POWER, (pieces) => this.collect(pieces));
     this.packet.write(
       Buffer.concat([Buffer.from([2, CIPHER_AES256, AEAD_GCM, chunkSizeByte]), salt]),
     );
@@ -195,36 +200,36 @@ class SeipdV2Encryptor extends Transform {
     this.literal.write(literalHeader);
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      this.literal.write(chunk);
-      callback();
-    } catch (err) {
-      callback(err as Error);
-    }
+  /** Encrypts more plaintext; returns the ciphertext completed so far. */
+  update(chunk: Buffer): Buffer[] {
+    this.literal.write(chunk);
+    return this.take();
   }
 
-  override _flush(callback: TransformCallback): void {
-    try {
-      this.literal.end();
-      // openpgp.js always writes chunk 0 (even empty) and never an empty later chunk.
-      if (this.cipher !== null || this.chunkIndex === 0) this.finishChunk();
-      const final = createCipheriv(
-        'aes-256-gcm',
-        this.keys.key,
-        chunkNonce(this.keys, this.chunkIndex),
-      );
-      final.setAAD(finalAdata(this.keys, this.total));
-      final.final();
-      this.packet.write(final.getAuthTag());
-      this.packet.end();
-      callback();
-    } catch (err) {
-      callback(err as Error);
-    }
+  /** Ends the message; returns the rest of the ciphertext. */
+  final(): Buffer[] {
+    this.literal.end();
+    // openpgp.js always writes chunk 0 (even empty) and never an empty later chunk.
+    if (this.cipher !== null || this.chunkIndex === 0) this.finishChunk();
+    const final = createCipheriv(
+      'aes-256-gcm',
+      this.keys.key,
+      chunkNonce(this.keys, this.chunkIndex),
+    );
+    final.setAAD(finalAdata(this.keys, this.total));
+    final.final();
+    this.packet.write(final.getAuthTag());
+    this.packet.end();
+    return this.take();
   }
 
-  private pushAll(pieces: Buffer[]): void {
+  private take(): Buffer[] {
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  private collect(pieces: Buffer[]): void {
     let small: Buffer[] = [];
     let smallLength = 0;
     for (const piece of pieces) {
@@ -235,14 +240,14 @@ class SeipdV2Encryptor extends Transform {
       }
       if (small.length > 0) {
         small.push(piece);
-        this.push(Buffer.concat(small));
+        this.out.push(Buffer.concat(small));
         small = [];
         smallLength = 0;
       } else {
-        this.push(piece);
+        this.out.push(piece);
       }
     }
-    if (small.length > 0) this.push(Buffer.concat(small));
+    if (small.length > 0) this.out.push(Buffer.concat(small));
   }
 
   /** Encrypts AEAD plaintext, cutting it into chunks of `chunkSize`, without buffering it. */
@@ -277,6 +282,33 @@ class SeipdV2Encryptor extends Transform {
     this.cipher = null;
     this.inChunk = 0;
     this.chunkIndex++;
+  }
+}
+
+class SeipdV2Encryptor extends Transform {
+  private readonly sealer: SeipdV2Sealer;
+
+  constructor(sessionKey: Uint8Array, options: SeipdV2EncryptorOptions) {
+    super();
+    this.sealer = new SeipdV2Sealer(sessionKey, options);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      for (const piece of this.sealer.update(chunk)) this.push(piece);
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      for (const piece of this.sealer.final()) this.push(piece);
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
   }
 }
 
