@@ -21,8 +21,7 @@ export class CatalogRepository {
   }
 
   /**
-   * Records a new instance and appends `audit` in one autocommit statement
-   * (strata_ingest_instance). `audit` must describe the outcome 'stored', version 1; when the
+   * Records a new instance and appends `audit` in one statement (strata_ingest_instance). `audit` must describe the outcome 'stored', version 1; when the
    * instance turns out not to be new, nothing is written and null is returned: the caller then
    * records it in a transaction with the audit row of what really happened.
    */

@@ -1,15 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { Database, type Sql } from '../database/index.js';
+import { type Sql } from '../database/index.js';
 import { type NewInstance, type RecordResult } from './catalog-types.js';
 import { CatalogRepository } from './catalog.repository.js';
 
 /** The catalog's write side as the ingestion pipeline uses it. */
 @Injectable()
 export class CatalogService {
-  constructor(
-    private readonly repo: CatalogRepository,
-    private readonly db: Database,
-  ) {}
+  constructor(private readonly repo: CatalogRepository) {}
 
   /** Records one received instance inside the caller's transaction. */
   recordInstance(tx: Sql, instance: NewInstance): Promise<RecordResult> {
@@ -18,12 +15,14 @@ export class CatalogService {
 
   /**
    * Records a new instance with its audit row (an AuditService payload for outcome 'stored',
-   * version 1) in one statement; null, with nothing written, when the instance is not new.
+   * version 1) in one statement, in `sql` (a transaction, or the pool for autocommit); null when
+   * the instance is not new: then the statement failed, and a transaction it ran in is aborted.
    */
   recordNewInstanceAudited(
+    sql: Sql,
     instance: NewInstance,
     audit: Record<string, unknown>,
   ): Promise<RecordResult | null> {
-    return this.repo.recordNewInstanceAudited(this.db, instance, audit);
+    return this.repo.recordNewInstanceAudited(sql, instance, audit);
   }
 }

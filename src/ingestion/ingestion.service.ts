@@ -92,6 +92,8 @@ export class IngestionService implements OnModuleDestroy {
     let header: ParsedHeader | undefined;
     let source: Readable = req.data;
     let written: WrittenBlob | undefined;
+    // Settles when `written` is durable: the catalog commit waits for it, and so does a discard.
+    let durable: Promise<void> = Promise.resolve();
     const it = (() => {
       if (req.framing === 'part10') {
         const splitter = new Part10Splitter();
@@ -134,8 +136,8 @@ export class IngestionService implements OnModuleDestroy {
       const early = peekStudyInstanceUid(captured.headerBytes, transferSyntaxUid);
       if (early) {
         parsing.catch(() => undefined);
-        const writing = this.blobs.write(early, plaintext);
-        writing.catch(() => undefined);
+        const staging = this.blobs.stage(early, plaintext);
+        staging.catch(() => undefined);
         try {
           header = await parsing;
           if (header.studyInstanceUid !== early) {
@@ -144,11 +146,16 @@ export class IngestionService implements OnModuleDestroy {
           this.check(req, header);
         } catch (error) {
           plaintext.destroy(new Error('refused while being written: aborted'));
-          const partial = await writing.catch(() => undefined);
-          if (partial) await this.discard(partial);
+          const partial = await staging.catch(() => undefined);
+          if (partial) {
+            await partial.durable.catch(() => undefined);
+            await this.discard(partial.blob);
+          }
           throw error;
         }
-        written = await writing;
+        const staged = await staging;
+        written = staged.blob;
+        durable = staged.durable;
       } else {
         header = await parsing;
         this.check(req, header);
@@ -169,7 +176,7 @@ export class IngestionService implements OnModuleDestroy {
         remoteHost: req.remoteHost,
         duplicatePolicy: this.policies.for(req.source),
       };
-      const result = await this.record(req, instance);
+      const result = await this.record(req, instance, durable);
       const blob = written;
       if (!result.blobTaken) await this.discard(blob);
       if (result.outcome === 'rejected-duplicate') {
@@ -188,7 +195,10 @@ export class IngestionService implements OnModuleDestroy {
         transferSyntaxUid: header.transferSyntaxUid,
       };
     } catch (error) {
-      if (written) await this.discard(written);
+      if (written) {
+        await durable.catch(() => undefined);
+        await this.discard(written);
+      }
       await this.drain(it);
       await this.drainSource(req.data);
       const refusal = this.classify(error);
@@ -216,15 +226,30 @@ export class IngestionService implements OnModuleDestroy {
   }
 
   /**
-   * Catalog rows and audit row together. A new instance (the usual case) takes one statement; an
-   * instance seen before is recorded in a transaction whose audit row names the real outcome.
+   * Catalog rows and audit row together, committed only once the object is durable (promise 1).
+   * For a new instance (the usual case) one statement does both, and it runs while the object is
+   * still being flushed to disk: the commit is all that waits for the flush. An instance seen
+   * before is recorded afterwards in a transaction whose audit row names the real outcome.
    */
-  private async record(req: IngestRequest, instance: NewInstance): Promise<RecordResult> {
-    const fast = await this.catalog.recordNewInstanceAudited(
-      instance,
-      this.audit.payload(this.storedEvent(req, instance.header, 'stored', 1)),
-    );
-    if (fast) return fast;
+  private async record(
+    req: IngestRequest,
+    instance: NewInstance,
+    durable: Promise<void>,
+  ): Promise<RecordResult> {
+    const audit = this.audit.payload(this.storedEvent(req, instance.header, 'stored', 1));
+    const notNew = new Error('not a new instance');
+    try {
+      return await this.db.transaction(async (tx) => {
+        const recorded = await this.catalog.recordNewInstanceAudited(tx, instance, audit);
+        // The statement failed and aborted the transaction: roll it back, record it below.
+        if (!recorded) throw notNew;
+        await durable;
+        return recorded;
+      });
+    } catch (error) {
+      if (error !== notNew) throw error;
+    }
+    await durable;
     return this.db.transaction(async (tx) => {
       const r = await this.catalog.recordInstance(tx, instance);
       await this.audit.record(tx, this.storedEvent(req, instance.header, r.outcome, r.version));

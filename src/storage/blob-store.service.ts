@@ -15,6 +15,17 @@ export interface WrittenBlob {
   location: BlobLocation;
 }
 
+/**
+ * A blob whose bytes have all been received, hashed, encrypted and handed to the backend, but
+ * that may not be durable yet: `durable` settles when it is (or when the write failed, and then
+ * nothing is left at its key). Lets the caller prepare its catalog change meanwhile; it must not
+ * commit it, or acknowledge anything, before `durable` resolves.
+ */
+export interface StagedBlob {
+  blob: WrittenBlob;
+  durable: Promise<void>;
+}
+
 /** An opaque, random key: a listing of the store reveals nothing about what is in it. */
 function newObjectKey(): string {
   const hex = randomBytes(16).toString('hex');
@@ -40,38 +51,64 @@ export class BlobStore {
     return backend;
   }
 
-  /**
-   * Encrypts `plain` under the study's session key and stores it durably in the hot tier. With
-   * the archive's own keys this is one loop, no stream layers: each chunk is hashed, encrypted and
-   * queued to the file as it arrives, so little is left to do when the last byte comes in.
-   */
+  /** Encrypts `plain` under the study's session key and stores it durably in the hot tier. */
   async write(studyUid: string, plain: Readable): Promise<WrittenBlob> {
+    const staged = await this.stage(studyUid, plain);
+    await staged.durable;
+    return staged.blob;
+  }
+
+  /**
+   * Like `write`, but returns once the last byte is in (see StagedBlob). With the archive's own
+   * keys this is one loop, no stream layers: each chunk is hashed, encrypted and queued to the
+   * backend as it arrives, so little is left to do when the last byte comes in.
+   */
+  async stage(studyUid: string, plain: Readable): Promise<StagedBlob> {
     const sessionKey = await this.keys.forStudy(studyUid);
     const sealer = this.pgp.sealer(sessionKey);
-    if (!sealer) return this.writeThroughStreams(sessionKey, plain);
+    if (!sealer) {
+      const blob = await this.writeThroughStreams(sessionKey, plain);
+      return { blob, durable: Promise.resolve() };
+    }
     const key = newObjectKey();
     const writer = this.backend(this.hot.backend).openWriter(key);
     const hmac = createHmac('sha256', this.dedupSecret);
     let size = 0;
+    let storedSize = 0;
+    const queue = (pieces: Buffer[]): Promise<void> | undefined => {
+      for (const piece of pieces) storedSize += piece.length;
+      return writer.write(pieces);
+    };
     try {
       for await (const chunk of plain as AsyncIterable<Buffer>) {
         hmac.update(chunk);
         size += chunk.length;
-        const wait = writer.write(sealer.update(chunk));
+        const wait = queue(sealer.update(chunk));
         if (wait) await wait;
       }
-      writer.write(sealer.final());
-      const { size: storedSize } = await writer.finish();
-      return {
-        digest: hmac.digest(),
-        size,
-        storedSize,
-        location: { backend: this.hot.backend, key, tier: this.hot.tier },
-      };
+      queue(sealer.final());
     } catch (error) {
       await writer.abort();
       throw error;
     }
+    const durable = writer.finish().then(
+      () => undefined,
+      async (error: unknown) => {
+        await writer.abort();
+        throw error;
+      },
+    );
+    // Observed by the caller; this keeps an early failure from being reported as unhandled.
+    durable.catch(() => undefined);
+    return {
+      blob: {
+        digest: hmac.digest(),
+        size,
+        storedSize,
+        location: { backend: this.hot.backend, key, tier: this.hot.tier },
+      },
+      durable,
+    };
   }
 
   /** The same for session keys only openpgp.js handles (imported studies). */

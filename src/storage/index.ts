@@ -1,5 +1,5 @@
 export { type BlobBackend, type BlobLocation, type ByteRange } from './backend.js';
-export { BlobStore, type WrittenBlob } from './blob-store.service.js';
+export { BlobStore, type StagedBlob, type WrittenBlob } from './blob-store.service.js';
 export { FilesystemBackend } from './filesystem.backend.js';
 export { KeyService } from './key.service.js';
 export { OpenPgpRepository, type SessionKey } from './openpgp.repository.js';
