@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type Readable } from 'node:stream';
 
 /** Where a blob's bytes are, as the catalog records it: never an absolute path. */
@@ -18,6 +19,8 @@ export interface ByteRange {
  * key until `finish` resolves, and then it is durable.
  */
 export interface ObjectWriter {
+  /** Where the object goes (given by the caller, or chosen by the backend). */
+  readonly key: string;
   /**
    * Queues bytes (the pieces may not be modified afterwards). Returns a promise when the caller
    * should wait before writing more (backpressure), else undefined.
@@ -37,10 +40,23 @@ export interface BlobBackend {
   readonly id: string;
   readonly kind: string;
   put(key: string, data: Readable): Promise<{ size: number }>;
-  /** Starts writing an object at `key` (see ObjectWriter). */
-  openWriter(key: string): ObjectWriter;
+  /**
+   * Starts writing an object (see ObjectWriter) at `key`, or, without one, at a new random key the
+   * backend chooses (`randomObjectKey`'s shape), which lets it prepare the next one in advance.
+   */
+  openWriter(key?: string): ObjectWriter;
   get(key: string, range?: ByteRange): Promise<Readable>;
   head(key: string): Promise<{ size: number; modifiedAt: Date } | null>;
   delete(key: string): Promise<void>;
   list(): AsyncIterable<{ key: string; size: number; modifiedAt: Date }>;
+}
+
+/**
+ * An opaque, random key: a listing of the store reveals nothing about what is in it. Prefixed by
+ * its first three hex digits: 4096 folders on a file system (about 25,000 objects each at 100
+ * million objects), created once, so that a write never has to create one.
+ */
+export function randomObjectKey(): string {
+  const hex = randomBytes(16).toString('hex');
+  return `${hex.slice(0, 3)}/${hex}.pgp`;
 }

@@ -1,6 +1,6 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
-import { type BlobBackend, type BlobLocation } from './backend.js';
+import { type BlobBackend, type BlobLocation, randomObjectKey } from './backend.js';
 import { DigestingStream } from './digesting-stream.js';
 import { type KeyService } from './key.service.js';
 import { type OpenPgpRepository, type SessionKey } from './openpgp.repository.js';
@@ -24,12 +24,6 @@ export interface WrittenBlob {
 export interface StagedBlob {
   blob: WrittenBlob;
   durable: Promise<void>;
-}
-
-/** An opaque, random key: a listing of the store reveals nothing about what is in it. */
-function newObjectKey(): string {
-  const hex = randomBytes(16).toString('hex');
-  return `${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}.pgp`;
 }
 
 /**
@@ -70,8 +64,8 @@ export class BlobStore {
       const blob = await this.writeThroughStreams(sessionKey, plain);
       return { blob, durable: Promise.resolve() };
     }
-    const key = newObjectKey();
-    const writer = this.backend(this.hot.backend).openWriter(key);
+    const writer = this.backend(this.hot.backend).openWriter();
+    const key = writer.key;
     const hmac = createHmac('sha256', this.dedupSecret);
     let size = 0;
     let storedSize = 0;
@@ -120,7 +114,7 @@ export class BlobStore {
       if (error) digesting.destroy(error);
     });
     const ciphertext = await this.pgp.encrypt(digesting, sessionKey);
-    const key = newObjectKey();
+    const key = randomObjectKey();
     const { size: storedSize } = await this.backend(this.hot.backend).put(key, ciphertext);
     return {
       digest: digesting.digest(),

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -16,14 +16,24 @@ describe('FilesystemBackend.openWriter', () => {
 
   const temps = () => readdirSync(join(root, '.tmp'));
 
-  it('puts the pieces, in order, at the key only when finished', async () => {
+  it('puts the pieces, in order, at the key, with no temp file', async () => {
     const writer = backend.openWriter('ab/cd/object.pgp');
     expect(writer.write([Buffer.from('hello '), Buffer.alloc(0)])).toBeUndefined();
     writer.write([Buffer.from('world')]);
-    expect(await backend.head('ab/cd/object.pgp')).toBeNull();
     expect(await writer.finish()).toEqual({ size: 11 });
     expect(readFileSync(join(root, 'ab/cd/object.pgp'), 'utf8')).toBe('hello world');
     expect(temps()).toEqual([]);
+  });
+
+  it('never overwrites an existing key', async () => {
+    const first = backend.openWriter('ab/cd/taken.pgp');
+    first.write([Buffer.from('first')]);
+    await first.finish();
+    const second = backend.openWriter('ab/cd/taken.pgp');
+    second.write([Buffer.from('second')]);
+    await expect(second.finish()).rejects.toThrow(/EEXIST/);
+    await second.abort();
+    expect(readFileSync(join(root, 'ab/cd/taken.pgp'), 'utf8')).toBe('first');
   });
 
   it('asks the caller to wait when much is queued, and still writes everything', async () => {
@@ -40,7 +50,7 @@ describe('FilesystemBackend.openWriter', () => {
     expect(readFileSync(join(root, 'ef/01/big.pgp')).length).toBe(8 * 1024 * 1024);
   });
 
-  it('abort leaves nothing, at the key or in .tmp, and is idempotent', async () => {
+  it('abort removes what it wrote, and is idempotent', async () => {
     const writer = backend.openWriter('12/34/gone.pgp');
     writer.write([Buffer.from('partial')]);
     await writer.abort();
@@ -71,5 +81,35 @@ describe('FilesystemBackend.openWriter', () => {
 
   it('rejects keys that would leave the root', () => {
     expect(() => backend.openWriter('../escape.pgp')).toThrow(/invalid object key/);
+  });
+
+  it('without a key, picks a new random one and has the next file ready', async () => {
+    const a = backend.openWriter();
+    const b = backend.openWriter();
+    expect(a.key).toMatch(/^[0-9a-f]{3}\/[0-9a-f]{32}\.pgp$/);
+    expect(a.key.slice(0, 3)).toBe(a.key.slice(4, 7));
+    expect(b.key).not.toBe(a.key);
+    a.write([Buffer.from('a')]);
+    b.write([Buffer.from('b')]);
+    await Promise.all([a.finish(), b.finish()]);
+    expect(readFileSync(join(root, a.key), 'utf8')).toBe('a');
+    // The file made in advance for the next object is there, empty; close() removes it.
+    const empty = () =>
+      readdirSync(root, { recursive: true, withFileTypes: true }).filter(
+        (e) =>
+          e.isFile() && e.name.endsWith('.pgp') && statSync(join(e.parentPath, e.name)).size === 0,
+      );
+    await new Promise((r) => setTimeout(r, 50));
+    expect(empty()).toHaveLength(1);
+    await backend.close();
+    expect(empty()).toHaveLength(0);
+  });
+
+  it('fails, rather than lose the bytes, when its file was removed while being written', async () => {
+    const writer = backend.openWriter();
+    writer.write([Buffer.from('doomed')]);
+    await new Promise((r) => setTimeout(r, 50));
+    rmSync(join(root, writer.key));
+    await expect(writer.finish()).rejects.toThrow(/removed while being written/);
   });
 });

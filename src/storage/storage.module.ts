@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { STRATA_CONFIG, type StrataConfig } from '../config/index.js';
 import { Database } from '../database/index.js';
 import { ArchiveKeyRepository } from './archive-key.repository.js';
@@ -49,7 +56,7 @@ async function loadKeys(config: StrataConfig, db: Database): Promise<KeyMaterial
 }
 
 /**
- * After a crash: removes partial writes (temp files) and objects that no catalog row references,
+ * After a crash: removes partial writes (objects, and temp files of older versions) that no catalog row references,
  * once the app is up. Only leftovers older than the grace period are removed (config
  * storage.orphanGraceSeconds): 0 with the embedded database, where this process is the only writer;
  * 15 minutes with DATABASE_URL, where other nodes may have writes in flight.
@@ -74,6 +81,16 @@ class CrashLeftoverSweeper implements OnApplicationBootstrap {
         );
       }
     }
+  }
+}
+
+/** At shutdown, the file-system backends remove the file they made in advance for the next object. */
+@Injectable()
+class BackendCloser implements OnApplicationShutdown {
+  constructor(@Inject(FS_BACKENDS) private readonly backends: FilesystemBackend[]) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const backend of this.backends) await backend.close();
   }
 }
 
@@ -104,6 +121,7 @@ class CrashLeftoverSweeper implements OnApplicationBootstrap {
         ),
     },
     CrashLeftoverSweeper,
+    BackendCloser,
   ],
   exports: [BlobStore, KeyService],
 })

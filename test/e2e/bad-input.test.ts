@@ -115,12 +115,13 @@ const TABLES = [
 
 interface Snapshot {
   rows: Record<(typeof TABLES)[number], number>;
-  /** Every file under objects/hot, relative to it (temp files under .tmp/ included). */
+  /** Every file under objects/hot, relative to it. */
   files: string[];
   /** audit_events.seq at the time, to look at what the case recorded. */
   auditSeq: number;
 }
 
+/** Non-empty files under `dir`, relative to it. */
 function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
   const out: string[] = [];
@@ -128,7 +129,9 @@ function filesUnder(dir: string): string[] {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const full = join(d, e.name);
       if (e.isDirectory()) walk(full);
-      else out.push(relative(dir, full).split(sep).join('/'));
+      // Empty files are skipped: the backend keeps one ready for the next object.
+      else if (statSync(full, { throwIfNoEntry: false })?.size)
+        out.push(relative(dir, full).split(sep).join('/'));
     }
   };
   walk(dir);
@@ -136,7 +139,6 @@ function filesUnder(dir: string): string[] {
 }
 
 const hotDir = (s: TestStrata) => join(s.dataDir, 'objects', 'hot');
-const tempFiles = (s: TestStrata) => filesUnder(join(hotDir(s), '.tmp'));
 
 async function sql<T = Record<string, unknown>>(
   s: TestStrata,
@@ -186,10 +188,30 @@ async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<boo
   return true;
 }
 
+/**
+ * Object files no location points at: a write in progress, or the partial object of a refused
+ * instance not removed yet (objects are written straight at their keys).
+ */
+async function partialFiles(s: TestStrata): Promise<string[]> {
+  const keys = new Set(
+    (await sql<{ key: string }>(s, 'SELECT key FROM locations')).map((r) => r.key),
+  );
+  return filesUnder(hotDir(s)).filter((f) => !keys.has(f));
+}
+
+/** Waits (up to `timeoutMs`) until no object file is left that no location points at. */
+async function noPartialFiles(s: TestStrata, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await partialFiles(s)).length > 0) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return true;
+}
+
 /** Nothing was stored since `before`: same row counts, same object files, no temp file left. */
 async function expectNothingStored(s: TestStrata, before: Snapshot): Promise<void> {
-  await eventually(() => tempFiles(s).length === 0);
-  expect(tempFiles(s), 'temp files left under objects/hot/.tmp').toEqual([]);
+  expect(await noPartialFiles(s), 'object files no location points at').toBe(true);
   const after = await snapshot(s);
   expect(after.rows, 'catalog rows added by a refused request').toEqual(before.rows);
   expect(after.files, 'object files added by a refused request').toEqual(before.files);
@@ -197,8 +219,7 @@ async function expectNothingStored(s: TestStrata, before: Snapshot): Promise<voi
 
 /** Exactly `n` instances were stored since `before`, each with one blob, location and file. */
 async function expectStored(s: TestStrata, before: Snapshot, n: number): Promise<void> {
-  await eventually(() => tempFiles(s).length === 0);
-  expect(tempFiles(s)).toEqual([]);
+  expect(await noPartialFiles(s), 'object files no location points at').toBe(true);
   const after = await snapshot(s);
   for (const t of ['instances', 'instance_versions', 'blobs', 'locations'] as const) {
     expect(after.rows[t] - before.rows[t], t).toBe(n);
@@ -291,10 +312,12 @@ function chunked(body: Buffer, size: number): Buffer[] {
   return chunks;
 }
 
-function tempFileBiggerThan(s: TestStrata, bytes: number): boolean {
-  return tempFiles(s).some((f) => {
+/** A new object file (not among `existing`) bigger than `bytes`: a write well under way. */
+function newFileBiggerThan(s: TestStrata, bytes: number, existing: string[]): boolean {
+  return filesUnder(hotDir(s)).some((f) => {
+    if (existing.includes(f)) return false;
     try {
-      return statSync(join(hotDir(s), '.tmp', f)).size > bytes;
+      return statSync(join(hotDir(s), f)).size > bytes;
     } catch {
       return false;
     }
@@ -591,7 +614,7 @@ describe('STOW-RS: requests the server cannot take are refused as a whole with a
       );
       expect(res.status, res.body.toString()).toBe(413);
       expect(problemOf(res).detail).toMatch(/100000/);
-      expect(await eventually(() => tempFiles(s).length === 0)).toBe(true);
+      expect(await noPartialFiles(s)).toBe(true);
       const after = await snapshot(s);
       const kept = after.rows.instances - before.rows.instances;
       expect(kept).toBeLessThan(instances.length);
@@ -614,7 +637,7 @@ describe('STOW-RS: requests the server cannot take are refused as a whole with a
     });
   });
 
-  it('a client that disconnects in the middle of an instance: nothing stored, temp file removed', async () => {
+  it('a client that disconnects in the middle of an instance: nothing stored, partial object removed', async () => {
     await withOwnStrata({}, async (s) => {
       const before = await snapshot(s);
       const i = makeInstance({ pixelBytes: 48 * 1024 * 1024 });
@@ -623,12 +646,12 @@ describe('STOW-RS: requests the server cannot take are refused as a whole with a
         `${s.httpUrl}/dicomweb/studies`,
         { 'content-type': contentType, authorization: s.auth },
         chunked(body, 256 * 1024),
-        () => tempFileBiggerThan(s, 1024 * 1024),
+        () => newFileBiggerThan(s, 1024 * 1024, before.files),
       );
       expect(written, 'the server never started writing the instance').toBeLessThan(body.length);
       expect(
-        await eventually(() => tempFiles(s).length === 0, 10_000),
-        'the temp file of the aborted instance is still there 10 s after the client left',
+        await noPartialFiles(s, 10_000),
+        'the partial object of the aborted instance is still there 10 s after the client left',
       ).toBe(true);
       await expectNothingStored(s, before);
       const events = await storeEventsAfter(s, before.auditSeq);
@@ -771,7 +794,7 @@ describe('DIMSE: broken input is refused, associations end cleanly, the SCP keep
   });
 
   it.runIf(dcmtk)(
-    'storescu killed in the middle of a 200 MiB data set: nothing stored, no temp file left',
+    'storescu killed in the middle of a 200 MiB data set: nothing stored, no partial object left',
     async () => {
       const before = await snapshot(strata);
       const path = join(workDir, 'big.dcm');
@@ -782,14 +805,17 @@ describe('DIMSE: broken input is refused, associations end cleanly, the SCP keep
         { env: { ...process.env, TCP_NODELAY: '1' }, stdio: 'ignore' },
       );
       try {
-        // Mid-transfer: the server is writing the object's temp file.
-        const writing = await eventually(() => tempFileBiggerThan(strata, 4 * 1024 * 1024), 30_000);
+        // Mid-transfer: the server is writing the object.
+        const writing = await eventually(
+          () => newFileBiggerThan(strata, 4 * 1024 * 1024, before.files),
+          30_000,
+        );
         expect(writing, 'the server never started writing the big instance').toBe(true);
       } finally {
         child.kill('SIGKILL');
       }
       await new Promise((r) => child.on('close', r));
-      expect(await eventually(() => tempFiles(strata).length === 0, 10_000)).toBe(true);
+      expect(await noPartialFiles(strata, 10_000)).toBe(true);
       await expectNothingStored(strata, before);
       const rows = await sql(strata, 'SELECT 1 FROM instances WHERE sop_instance_uid = $1', [
         big.sopInstanceUid,

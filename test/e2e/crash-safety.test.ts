@@ -109,6 +109,7 @@ function* generate(plan: InstanceOptions[]): Generator<{ part10: Buffer; source:
   }
 }
 
+/** Non-empty files under `dir`, relative to it. */
 function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
   const out: string[] = [];
@@ -116,7 +117,9 @@ function filesUnder(dir: string): string[] {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const full = join(d, e.name);
       if (e.isDirectory()) walk(full);
-      else out.push(relative(dir, full).split(sep).join('/'));
+      // Empty files are skipped: the backend keeps one ready for the next object.
+      else if (statSync(full, { throwIfNoEntry: false })?.size)
+        out.push(relative(dir, full).split(sep).join('/'));
     }
   };
   walk(dir);
@@ -180,18 +183,16 @@ async function unreferencedObjects(db: pg.Client, dataDir: string): Promise<stri
 }
 
 /**
- * What a crash left on disk, before the restart: partial writes (temp files) and objects written
- * but never committed. Ingest handles one instance at a time per association or request, and makes
- * the object durable before it commits the catalog row, so at most the instance in flight can
- * leave an orphan object.
+ * What a crash left on disk, before the restart: objects written (whole or partly) but never
+ * committed. Ingest handles one instance at a time per association or request, writes it straight
+ * at its key and commits the catalog row once it is durable, so at most the instance in flight
+ * can leave an orphan object; temp files are no longer used at all.
  */
-async function leftovers(
-  db: pg.Client,
-  dataDir: string,
-): Promise<{ temp: number; orphans: number }> {
+async function leftovers(db: pg.Client, dataDir: string): Promise<{ orphans: number }> {
+  expect(tempFiles(dataDir), 'files under objects/hot/.tmp').toEqual([]);
   const orphans = await unreferencedObjects(db, dataDir);
   expect(orphans.length, `orphans at the crash: ${orphans.join(', ')}`).toBeLessThanOrEqual(1);
-  return { temp: tempFiles(dataDir).length, orphans: orphans.length };
+  return { orphans: orphans.length };
 }
 
 /**
@@ -205,8 +206,7 @@ async function expectConsistent(
   sources: Map<string, Source>,
   acknowledged: readonly string[],
 ): Promise<CatalogFacts> {
-  // The start-up sweep removed the temp files of writes the crash interrupted.
-  expect(tempFiles(dataDir), 'temp files left after the restart').toEqual([]);
+  expect(tempFiles(dataDir), 'files under objects/hot/.tmp after the restart').toEqual([]);
 
   // No location points at a missing or short object.
   const locations = (
@@ -323,29 +323,30 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: numbe
 
 /**
  * Once `ready` holds, kills the server with SIGKILL at a chosen moment of an object write: 'write'
- * while the object's temp file is being written; 'commit' just after the temp file was renamed
- * into place, when the catalog transaction may not have committed yet (the orphan window). Falls
+ * while an object no location points at is being written; 'commit' once such an object has all
+ * its bytes, when the catalog transaction may not have committed yet (the orphan window). Falls
  * back to killing whatever the moment after 10 s. Returns whether the moment was hit.
  */
 async function killAt(
   moment: 'write' | 'commit',
   server: ChildStrata,
+  db: pg.Client,
   dataDir: string,
   ready: () => boolean | Promise<boolean>,
 ): Promise<boolean> {
   await waitFor(ready, 90_000, 'instances to come in before the kill');
   const deadline = Date.now() + 10_000;
-  const poll = () => new Promise((r) => setImmediate(r));
+  const whole = (f: string) => {
+    try {
+      return statSync(join(hotDir(dataDir), f)).size >= PIXEL_BYTES;
+    } catch {
+      return false;
+    }
+  };
   let hit = false;
   while (!hit && Date.now() < deadline) {
-    while (tempFiles(dataDir).length === 0 && Date.now() < deadline) await poll();
-    if (moment === 'write') {
-      hit = tempFiles(dataDir).length > 0;
-      break;
-    }
-    const [writing] = tempFiles(dataDir);
-    while (tempFiles(dataDir).includes(writing!) && Date.now() < deadline) await poll();
-    hit = Date.now() < deadline;
+    const writing = await unreferencedObjects(db, dataDir);
+    hit = moment === 'write' ? writing.length > 0 : writing.some(whole);
   }
   await server.kill9();
   return hit;
@@ -484,6 +485,7 @@ describe('kill -9 of the server while instances stream in', () => {
         const midWrite = await killAt(
           'write',
           server,
+          db,
           dataDir,
           () => acknowledged.length >= KILL_AFTER,
         );
@@ -505,7 +507,7 @@ describe('kill -9 of the server while instances stream in', () => {
         const facts = await expectConsistent(db, dataDir, server, sources, acknowledged);
         console.warn(
           `C-STORE crash: ${acknowledged.length} acknowledged, ${facts.instances.length} in the catalog; ` +
-            `killed ${midWrite ? 'during' : 'between'} object writes; ${left.temp} temp file(s) and ` +
+            `killed ${midWrite ? 'during' : 'between'} object writes; ` +
             `${left.orphans} orphan object(s) at the crash, all swept at the restart`,
         );
 
@@ -541,6 +543,7 @@ describe('kill -9 of the server while instances stream in', () => {
       const midWrite = await killAt(
         'commit',
         server,
+        db,
         dataDir,
         async () => (await countInstances(db)) >= KILL_AFTER,
       );
@@ -558,7 +561,7 @@ describe('kill -9 of the server while instances stream in', () => {
       expect(facts.instances.length).toBeGreaterThanOrEqual(KILL_AFTER);
       console.warn(
         `STOW-RS crash: ${stream.sent()} parts sent, ${facts.instances.length} in the catalog; ` +
-          `killed ${midWrite ? 'just after an object was renamed into place' : 'at some moment'}; ${left.temp} temp file(s) and ` +
+          `killed ${midWrite ? 'once an uncommitted object had all its bytes' : 'at some moment'}; ` +
           `${left.orphans} orphan object(s) at the crash, all swept at the restart`,
       );
 

@@ -293,6 +293,8 @@ describe('ingest round trip: storescu and STOW-RS in, WADO-RS out, byte for byte
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) {
       const bytes = readFileSync(f);
+      // The empty file the backend keeps ready for the next object: nothing in it to check.
+      if (bytes.length === 0) continue;
       // No Part 10 preamble and "DICM" where a DICOM file has them. (Searching all of a 600 MiB
       // ciphertext for 4 given bytes would find them by chance about once in seven runs.)
       expect(bytes.subarray(128, 132).toString('latin1')).not.toBe('DICM');
