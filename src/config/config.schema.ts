@@ -1,5 +1,65 @@
 import { z } from 'zod';
 
+const filesystemBackendSchema = z
+  .object({
+    type: z.literal('filesystem'),
+    /** Folder of the objects; relative paths resolve against the working directory. */
+    path: z.string().min(1),
+  })
+  .strict();
+
+const s3BackendSchema = z
+  .object({
+    type: z.literal('s3'),
+    bucket: z.string().min(3).max(63),
+    /** Key prefix inside the bucket (e.g. 'strata/'). */
+    prefix: z.string().max(200).optional(),
+    region: z.string().min(1).optional(),
+    /** For S3-compatible servers (MinIO, Ceph, s3rver...); absent = AWS. */
+    endpoint: z.url().optional(),
+    forcePathStyle: z.boolean().optional(),
+    /** Absent: the standard AWS chain (environment, shared files with `profile`, instance role). */
+    accessKeyId: z.string().min(1).optional(),
+    secretAccessKey: z.string().min(1).optional(),
+    sessionToken: z.string().min(1).optional(),
+    profile: z.string().min(1).optional(),
+    connectTimeoutMs: z.number().int().min(100).max(300_000).optional(),
+    requestTimeoutMs: z.number().int().min(100).max(3_600_000).optional(),
+    /** Attempts per request, with backoff on throttling, 5xx and network errors. */
+    maxAttempts: z.number().int().min(1).max(20).optional(),
+    /** Multipart upload part size (objects larger than one part are uploaded in parts). */
+    partSizeMiB: z.number().int().min(5).max(5120).optional(),
+    /**
+     * Integrity checksums on requests and responses: 'when-supported' (AWS's default) or
+     * 'when-required' (for S3-compatible servers that do not understand them; the default when
+     * `endpoint` is set).
+     */
+    checksums: z.enum(['when-supported', 'when-required']).optional(),
+  })
+  .strict()
+  .refine((b) => (b.accessKeyId === undefined) === (b.secretAccessKey === undefined), {
+    message: 'accessKeyId and secretAccessKey go together',
+  });
+
+const tierSchema = z
+  .object({
+    backend: z.string().min(1),
+    /** S3 storage class for objects of this tier (STANDARD_IA, GLACIER, DEEP_ARCHIVE...). */
+    storageClass: z
+      .string()
+      .regex(/^[A-Z_]{2,40}$/)
+      .optional(),
+    /** How to restore archived objects before reading them (S3 Glacier classes). */
+    restore: z
+      .object({
+        days: z.number().int().min(1).max(365),
+        tier: z.enum(['Expedited', 'Standard', 'Bulk']),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 /**
  * The config file (STRATA_CONFIG, YAML). Unknown keys are errors so that a typo never silently
  * falls back to a default. Later issues extend this (tiers, peers, sources).
@@ -48,6 +108,18 @@ export const configFileSchema = z
       .optional(),
     storage: z
       .object({
+        /** Where objects are kept, by id. The ids are stored in the catalog: never rename one. */
+        backends: z
+          .record(
+            z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'backend ids are a-z, 0-9 and -'),
+            z.discriminatedUnion('type', [filesystemBackendSchema, s3BackendSchema]),
+          )
+          .optional(),
+        /** Which backend (and S3 storage class) holds each tier. Ingest writes to hot. */
+        tiers: z
+          .object({ hot: tierSchema, warm: tierSchema.optional(), cold: tierSchema.optional() })
+          .strict()
+          .optional(),
         /**
          * Age after which an object no catalog row references counts as a crash leftover and is
          * removed at start. Default: 0 with the embedded database (this process is the only

@@ -3,7 +3,12 @@ import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { type ZodError } from 'zod';
 import { configFileSchema, envSchema, type ConfigFile } from './config.schema.js';
-import { type StrataConfig } from './strata-config.js';
+import {
+  type BackendConfig,
+  type StrataConfig,
+  type TierConfig,
+  type TierName,
+} from './strata-config.js';
 
 /** Thrown for any invalid setting; the message names the variable or key and why. */
 export class ConfigError extends Error {}
@@ -90,8 +95,76 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
     },
     auth: { adminToken: e.STRATA_ADMIN_TOKEN ?? null },
     storage: {
-      hotDir: resolve(dataDir, 'objects', 'hot'),
+      ...storageLayout(file.storage, dataDir),
       orphanGraceMs: (file.storage?.orphanGraceSeconds ?? (e.DATABASE_URL ? 900 : 0)) * 1000,
+    },
+  };
+}
+
+/**
+ * Backends and tiers. Without `storage.backends`, each tier is a folder under the data dir
+ * (backends 'local', 'local-warm', 'local-cold'); with it, `storage.tiers` says where each tier
+ * goes, warm and cold defaulting to the hot tier's backend.
+ */
+function storageLayout(
+  storage: ConfigFile['storage'],
+  dataDir: string,
+): Pick<StrataConfig['storage'], 'backends' | 'tiers'> {
+  const backends: Record<string, BackendConfig> = {};
+  if (!storage?.backends) {
+    backends.local = { type: 'filesystem', path: resolve(dataDir, 'objects', 'hot') };
+    backends['local-warm'] = { type: 'filesystem', path: resolve(dataDir, 'objects', 'warm') };
+    backends['local-cold'] = { type: 'filesystem', path: resolve(dataDir, 'objects', 'cold') };
+  } else {
+    if (!storage.tiers) {
+      throw new ConfigError('config file: storage.tiers: required when storage.backends is set');
+    }
+    for (const [id, b] of Object.entries(storage.backends)) {
+      backends[id] =
+        b.type === 'filesystem'
+          ? { type: 'filesystem', path: resolve(b.path) }
+          : {
+              type: 's3',
+              bucket: b.bucket,
+              prefix: b.prefix ? b.prefix.replace(/\/*$/, '/') : '',
+              region: b.region ?? 'us-east-1',
+              endpoint: b.endpoint ?? null,
+              forcePathStyle: b.forcePathStyle ?? false,
+              credentials:
+                b.accessKeyId && b.secretAccessKey
+                  ? {
+                      accessKeyId: b.accessKeyId,
+                      secretAccessKey: b.secretAccessKey,
+                      ...(b.sessionToken ? { sessionToken: b.sessionToken } : {}),
+                    }
+                  : null,
+              profile: b.profile ?? null,
+              connectTimeoutMs: b.connectTimeoutMs ?? 5_000,
+              requestTimeoutMs: b.requestTimeoutMs ?? 120_000,
+              maxAttempts: b.maxAttempts ?? 5,
+              partSizeBytes: (b.partSizeMiB ?? 16) * 1024 * 1024,
+              checksums: b.checksums ?? (b.endpoint ? 'when-required' : 'when-supported'),
+            };
+    }
+  }
+  const given = storage?.tiers;
+  const tier = (name: TierName, fallback: string): TierConfig => {
+    const t = given?.[name];
+    const backend = t?.backend ?? fallback;
+    if (!(backend in backends)) {
+      throw new ConfigError(
+        `config file: storage.tiers.${name}.backend: '${backend}' is not one of storage.backends (${Object.keys(backends).join(', ')})`,
+      );
+    }
+    return { backend, storageClass: t?.storageClass ?? null, restore: t?.restore ?? null };
+  };
+  const hot = tier('hot', 'local');
+  return {
+    backends,
+    tiers: {
+      hot,
+      warm: tier('warm', storage?.backends ? hot.backend : 'local-warm'),
+      cold: tier('cold', storage?.backends ? hot.backend : 'local-cold'),
     },
   };
 }

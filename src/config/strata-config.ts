@@ -31,5 +31,45 @@ export interface StrataConfig {
     passphrase: string | null;
   };
   auth: { adminToken: string | null };
-  storage: { hotDir: string; orphanGraceMs: number };
+  storage: {
+    backends: Record<string, BackendConfig>;
+    tiers: Record<TierName, TierConfig>;
+    orphanGraceMs: number;
+  };
 }
+
+export type TierName = 'hot' | 'warm' | 'cold';
+export const TIER_NAMES: readonly TierName[] = ['hot', 'warm', 'cold'];
+
+export interface TierConfig {
+  backend: string;
+  /** S3 storage class of the tier's objects; null = the bucket's default. */
+  storageClass: string | null;
+  restore: { days: number; tier: 'Expedited' | 'Standard' | 'Bulk' } | null;
+}
+
+export interface FilesystemBackendConfig {
+  type: 'filesystem';
+  /** Absolute. */
+  path: string;
+}
+
+export interface S3BackendConfig {
+  type: 's3';
+  bucket: string;
+  /** '' or ending in '/'. */
+  prefix: string;
+  region: string;
+  endpoint: string | null;
+  forcePathStyle: boolean;
+  /** null: the standard AWS credential chain. */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | null;
+  profile: string | null;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxAttempts: number;
+  partSizeBytes: number;
+  checksums: 'when-supported' | 'when-required';
+}
+
+export type BackendConfig = FilesystemBackendConfig | S3BackendConfig;

@@ -14,6 +14,11 @@ export interface ByteRange {
   end?: number;
 }
 
+export interface WriteOptions {
+  /** S3 storage class (the tier's); ignored by backends that have none. */
+  storageClass?: string;
+}
+
 /**
  * An object being written, fed by the caller (no stream in between). Nothing is visible at the
  * key until `finish` resolves, and then it is durable.
@@ -39,12 +44,14 @@ export interface ObjectWriter {
 export interface BlobBackend {
   readonly id: string;
   readonly kind: string;
-  put(key: string, data: Readable): Promise<{ size: number }>;
+  put(key: string, data: Readable, options?: WriteOptions): Promise<{ size: number }>;
   /**
    * Starts writing an object (see ObjectWriter) at `key`, or, without one, at a new random key the
    * backend chooses (`randomObjectKey`'s shape), which lets it prepare the next one in advance.
    */
-  openWriter(key?: string): ObjectWriter;
+  openWriter(key?: string, options?: WriteOptions): ObjectWriter;
+  /** Releases what the backend holds (connections, a file made in advance). */
+  close(): Promise<void>;
   get(key: string, range?: ByteRange): Promise<Readable>;
   head(key: string): Promise<{ size: number; modifiedAt: Date } | null>;
   delete(key: string): Promise<void>;

@@ -1,6 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
-import { type BlobBackend, type BlobLocation, randomObjectKey } from './backend.js';
+import { type TierConfig, type TierName } from '../config/index.js';
+import {
+  type BlobBackend,
+  type BlobLocation,
+  randomObjectKey,
+  type WriteOptions,
+} from './backend.js';
 import { DigestingStream } from './digesting-stream.js';
 import { type KeyService } from './key.service.js';
 import { type OpenPgpRepository, type SessionKey } from './openpgp.repository.js';
@@ -33,7 +39,7 @@ export interface StagedBlob {
 export class BlobStore {
   constructor(
     private readonly backends: ReadonlyMap<string, BlobBackend>,
-    private readonly hot: { backend: string; tier: string },
+    private readonly tiers: Readonly<Record<TierName, TierConfig>>,
     private readonly pgp: OpenPgpRepository,
     private readonly keys: KeyService,
     private readonly dedupSecret: Buffer,
@@ -64,7 +70,8 @@ export class BlobStore {
       const blob = await this.writeThroughStreams(sessionKey, plain);
       return { blob, durable: Promise.resolve() };
     }
-    const writer = this.backend(this.hot.backend).openWriter();
+    const hot = this.tiers.hot;
+    const writer = this.backend(hot.backend).openWriter(undefined, writeOptions(hot));
     const key = writer.key;
     const hmac = createHmac('sha256', this.dedupSecret);
     let size = 0;
@@ -99,7 +106,7 @@ export class BlobStore {
         digest: hmac.digest(),
         size,
         storedSize,
-        location: { backend: this.hot.backend, key, tier: this.hot.tier },
+        location: { backend: hot.backend, key, tier: 'hot' },
       },
       durable,
     };
@@ -115,12 +122,17 @@ export class BlobStore {
     });
     const ciphertext = await this.pgp.encrypt(digesting, sessionKey);
     const key = randomObjectKey();
-    const { size: storedSize } = await this.backend(this.hot.backend).put(key, ciphertext);
+    const hot = this.tiers.hot;
+    const { size: storedSize } = await this.backend(hot.backend).put(
+      key,
+      ciphertext,
+      writeOptions(hot),
+    );
     return {
       digest: digesting.digest(),
       size: digesting.size,
       storedSize,
-      location: { backend: this.hot.backend, key, tier: this.hot.tier },
+      location: { backend: hot.backend, key, tier: 'hot' },
     };
   }
 
@@ -144,4 +156,8 @@ export class BlobStore {
   listBackends(): BlobBackend[] {
     return [...this.backends.values()];
   }
+}
+
+function writeOptions(tier: TierConfig): WriteOptions {
+  return tier.storageClass ? { storageClass: tier.storageClass } : {};
 }

@@ -46,7 +46,11 @@ describe('BlobStore', () => {
   const storeOver = (backend: BlobBackend) =>
     new BlobStore(
       new Map([['local', backend]]),
-      { backend: 'local', tier: 'hot' },
+      {
+        hot: { backend: 'local', storageClass: null, restore: null },
+        warm: { backend: 'local', storageClass: null, restore: null },
+        cold: { backend: 'local', storageClass: null, restore: null },
+      },
       new OpenPgpRepository(),
       keys,
       secret,

@@ -48,9 +48,20 @@ export class FilesystemBackend implements BlobBackend {
     return join(this.root, key);
   }
 
-  async init(): Promise<void> {
-    await mkdir(this.tempDir, { recursive: true });
-    await this.folders.prepare(SHARD_FOLDERS);
+  /**
+   * Makes the root usable (or fails saying why). With `prepareShards` (the hot tier's backend),
+   * the 4096 shard folders are made now, so that an ingest never waits for a mkdir.
+   */
+  async init(options: { prepareShards?: boolean } = {}): Promise<void> {
+    try {
+      await mkdir(this.tempDir, { recursive: true });
+      if (options.prepareShards) await this.folders.prepare(SHARD_FOLDERS);
+    } catch (error) {
+      throw new Error(
+        `storage backend '${this.id}' (filesystem at ${this.root}): cannot be used: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
   }
 
   async put(key: string, data: Readable): Promise<{ size: number }> {

@@ -3,4 +3,6 @@ export { BlobStore, type StagedBlob, type WrittenBlob } from './blob-store.servi
 export { FilesystemBackend } from './filesystem.backend.js';
 export { KeyService } from './key.service.js';
 export { OpenPgpRepository, type SessionKey } from './openpgp.repository.js';
-export { DEFAULT_HOT_BACKEND, StorageModule } from './storage.module.js';
+export { StorageModule } from './storage.module.js';
+export { S3Backend } from './s3.backend.js';
+export { openBackends } from './backend-registry.js';

@@ -14,6 +14,7 @@ function fakeBackend(objects: Record<string, number>): BlobBackend & { deleted: 
     openWriter: () => {
       throw new Error('not used by the sweeper');
     },
+    close: async () => undefined,
     get: async () => Readable.from([]),
     head: async () => null,
     delete: async (key) => {

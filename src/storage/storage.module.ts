@@ -11,6 +11,7 @@ import { Database } from '../database/index.js';
 import { ArchiveKeyRepository } from './archive-key.repository.js';
 import { type BlobBackend } from './backend.js';
 import { BlobStore } from './blob-store.service.js';
+import { openBackends } from './backend-registry.js';
 import { FilesystemBackend } from './filesystem.backend.js';
 import { KeyService, type Recipient } from './key.service.js';
 import { LocationRepository } from './location.repository.js';
@@ -18,10 +19,7 @@ import { sweepOrphans } from './orphan-sweeper.js';
 import { OpenPgpRepository } from './openpgp.repository.js';
 import { StudyKeyRepository } from './study-key.repository.js';
 
-/** The hot tier's backend id when no config file names backends (issue 3 adds tiers and S3). */
-export const DEFAULT_HOT_BACKEND = 'local';
-
-const FS_BACKENDS = Symbol('FS_BACKENDS');
+const BACKENDS = Symbol('BACKENDS');
 
 interface KeyMaterial {
   keys: KeyService;
@@ -56,41 +54,40 @@ async function loadKeys(config: StrataConfig, db: Database): Promise<KeyMaterial
 }
 
 /**
- * After a crash: removes partial writes (objects, and temp files of older versions) that no catalog row references,
- * once the app is up. Only leftovers older than the grace period are removed (config
- * storage.orphanGraceSeconds): 0 with the embedded database, where this process is the only writer;
- * 15 minutes with DATABASE_URL, where other nodes may have writes in flight.
+ * After a crash: removes partial writes and objects that no catalog row references in the hot
+ * tier (where ingest writes), once the app is up. Only leftovers older than the grace period are
+ * removed (config storage.orphanGraceSeconds): 0 with the embedded database, where this process is
+ * the only writer; 15 minutes with DATABASE_URL, where other nodes may have writes in flight.
  */
 @Injectable()
 class CrashLeftoverSweeper implements OnApplicationBootstrap {
   private readonly logger = new Logger('Storage');
   constructor(
-    @Inject(FS_BACKENDS) private readonly backends: FilesystemBackend[],
+    @Inject(BACKENDS) private readonly backends: Map<string, BlobBackend>,
     @Inject(STRATA_CONFIG) private readonly config: StrataConfig,
     private readonly db: Database,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     const graceMs = this.config.storage.orphanGraceMs;
-    for (const backend of this.backends) {
-      const partial = await backend.sweepTemp(graceMs);
-      const orphans = await sweepOrphans(backend, new LocationRepository(this.db), graceMs);
-      if (partial + orphans > 0) {
-        this.logger.warn(
-          `backend '${backend.id}': removed ${partial} partial writes and ${orphans} unreferenced objects left by an interrupted ingest`,
-        );
-      }
+    const backend = this.backends.get(this.config.storage.tiers.hot.backend)!;
+    const partial = backend instanceof FilesystemBackend ? await backend.sweepTemp(graceMs) : 0;
+    const orphans = await sweepOrphans(backend, new LocationRepository(this.db), graceMs);
+    if (partial + orphans > 0) {
+      this.logger.warn(
+        `backend '${backend.id}': removed ${partial} partial writes and ${orphans} unreferenced objects left by an interrupted ingest`,
+      );
     }
   }
 }
 
-/** At shutdown, the file-system backends remove the file they made in advance for the next object. */
+/** At shutdown, backends release what they hold (connections, a file made in advance). */
 @Injectable()
 class BackendCloser implements OnApplicationShutdown {
-  constructor(@Inject(FS_BACKENDS) private readonly backends: FilesystemBackend[]) {}
+  constructor(@Inject(BACKENDS) private readonly backends: Map<string, BlobBackend>) {}
 
   async onApplicationShutdown(): Promise<void> {
-    for (const backend of this.backends) await backend.close();
+    for (const backend of this.backends.values()) await backend.close();
   }
 }
 
@@ -98,27 +95,21 @@ class BackendCloser implements OnApplicationShutdown {
   providers: [
     OpenPgpRepository,
     {
-      provide: FS_BACKENDS,
+      provide: BACKENDS,
       inject: [STRATA_CONFIG],
-      useFactory: async (config: StrataConfig) => {
-        const hot = new FilesystemBackend(DEFAULT_HOT_BACKEND, config.storage.hotDir);
-        await hot.init();
-        return [hot];
-      },
+      useFactory: (config: StrataConfig) => openBackends(config.storage),
     },
     { provide: KEY_MATERIAL, inject: [STRATA_CONFIG, Database], useFactory: loadKeys },
     { provide: KeyService, inject: [KEY_MATERIAL], useFactory: (m: KeyMaterial) => m.keys },
     {
       provide: BlobStore,
-      inject: [FS_BACKENDS, OpenPgpRepository, KEY_MATERIAL],
-      useFactory: (fs: FilesystemBackend[], pgp: OpenPgpRepository, m: KeyMaterial) =>
-        new BlobStore(
-          new Map<string, BlobBackend>(fs.map((b) => [b.id, b])),
-          { backend: DEFAULT_HOT_BACKEND, tier: 'hot' },
-          pgp,
-          m.keys,
-          m.dedupSecret,
-        ),
+      inject: [BACKENDS, STRATA_CONFIG, OpenPgpRepository, KEY_MATERIAL],
+      useFactory: (
+        backends: Map<string, BlobBackend>,
+        config: StrataConfig,
+        pgp: OpenPgpRepository,
+        m: KeyMaterial,
+      ) => new BlobStore(backends, config.storage.tiers, pgp, m.keys, m.dedupSecret),
     },
     CrashLeftoverSweeper,
     BackendCloser,

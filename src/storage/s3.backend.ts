@@ -1,0 +1,294 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type S3ClientConfig,
+  type StorageClass,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { PassThrough, type Readable } from 'node:stream';
+import { type S3BackendConfig } from '../config/index.js';
+import {
+  type BlobBackend,
+  type ByteRange,
+  type ObjectWriter,
+  type WriteOptions,
+  randomObjectKey,
+} from './backend.js';
+
+/** Parts uploaded in parallel by one multipart upload: memory is at most this × the part size. */
+const QUEUE_SIZE = 4;
+
+/** What a failed S3 call means for the caller, with the S3 error code kept for the log. */
+export class S3BackendError extends Error {
+  constructor(
+    message: string,
+    /** 'ENOENT' for a missing object, like a file system, so callers treat both alike. */
+    readonly code: string,
+    readonly s3Code: string | null,
+  ) {
+    super(message);
+  }
+}
+
+interface AwsError {
+  name?: string;
+  Code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+function describe(error: unknown): { code: string | null; status: number | null; text: string } {
+  const e = error as AwsError;
+  const code = e?.Code ?? e?.name ?? null;
+  const status = e?.$metadata?.httpStatusCode ?? null;
+  return { code, status, text: `${code ?? 'error'}${status ? ` (HTTP ${status})` : ''}` };
+}
+
+function isNotFound(error: unknown): boolean {
+  const { code, status } = describe(error);
+  return status === 404 || code === 'NoSuchKey' || code === 'NotFound';
+}
+
+/**
+ * Objects in an S3 bucket (AWS or an S3-compatible server) under an optional key prefix: streamed
+ * multipart uploads (lib-storage), ranged GETs, a storage class per write. The SDK retries with
+ * backoff on throttling, 5xx and network errors (`maxAttempts`), within per-request timeouts.
+ * Knows nothing of DICOM or policy.
+ */
+export class S3Backend implements BlobBackend {
+  readonly kind = 's3';
+  private readonly client: S3Client;
+
+  constructor(
+    readonly id: string,
+    private readonly config: S3BackendConfig,
+    client?: S3Client,
+  ) {
+    this.client = client ?? new S3Client(clientConfig(config));
+  }
+
+  /** Fails, with the reason, when the bucket cannot be reached, does not exist or is forbidden. */
+  async init(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.config.bucket }));
+    } catch (error) {
+      const { code, status, text } = describe(error);
+      const why =
+        status === 404 || code === 'NotFound' || code === 'NoSuchBucket'
+          ? 'the bucket does not exist'
+          : status === 403 || status === 401
+            ? 'access denied (check the credentials)'
+            : `unreachable: ${text === 'error' ? String((error as Error)?.message) : text}`;
+      throw new Error(
+        `storage backend '${this.id}' (s3 bucket ${this.config.bucket}${this.config.endpoint ? ` at ${this.config.endpoint}` : ''}): ${why}`,
+        { cause: error },
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  private objectKey(key: string): string {
+    return this.config.prefix + key;
+  }
+
+  async put(key: string, data: Readable, options: WriteOptions = {}): Promise<{ size: number }> {
+    const writer = this.openWriter(key, options);
+    try {
+      for await (const chunk of data as AsyncIterable<Buffer>) {
+        const wait = writer.write([chunk]);
+        if (wait) await wait;
+      }
+      return await writer.finish();
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+  }
+
+  openWriter(key?: string, options: WriteOptions = {}): ObjectWriter {
+    const chosen = key ?? randomObjectKey();
+    return new S3ObjectWriter(
+      chosen,
+      (body) =>
+        new Upload({
+          client: this.client,
+          params: {
+            Bucket: this.config.bucket,
+            Key: this.objectKey(chosen),
+            Body: body,
+            ...(options.storageClass ? { StorageClass: options.storageClass as StorageClass } : {}),
+          },
+          partSize: this.config.partSizeBytes,
+          queueSize: QUEUE_SIZE,
+          leavePartsOnError: false,
+        }),
+    );
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Readable> {
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.config.bucket,
+          Key: this.objectKey(key),
+          ...(range ? { Range: `bytes=${range.start}-${range.end ?? ''}` } : {}),
+        }),
+      );
+      return out.Body as Readable;
+    } catch (error) {
+      throw this.failure('read', key, error);
+    }
+  }
+
+  async head(key: string): Promise<{ size: number; modifiedAt: Date } | null> {
+    try {
+      const out = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }),
+      );
+      return { size: Number(out.ContentLength ?? 0), modifiedAt: out.LastModified ?? new Date(0) };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw this.failure('head', key, error);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }),
+      );
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw this.failure('delete', key, error);
+    }
+  }
+
+  async *list(): AsyncIterable<{ key: string; size: number; modifiedAt: Date }> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.config.bucket,
+          Prefix: this.config.prefix || undefined,
+          ContinuationToken: token,
+        }),
+      );
+      for (const o of page.Contents ?? []) {
+        if (!o.Key) continue;
+        yield {
+          key: o.Key.slice(this.config.prefix.length),
+          size: Number(o.Size ?? 0),
+          modifiedAt: o.LastModified ?? new Date(0),
+        };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  private failure(what: string, key: string, error: unknown): S3BackendError {
+    const { code, text } = describe(error);
+    if (isNotFound(error)) {
+      return new S3BackendError(
+        `object ${key} is missing from backend '${this.id}'`,
+        'ENOENT',
+        code,
+      );
+    }
+    return new S3BackendError(
+      `backend '${this.id}': ${what} of ${key} failed: ${text}`,
+      code === 'InvalidObjectState' ? 'NOT_RESTORED' : 'EIO',
+      code,
+    );
+  }
+}
+
+function clientConfig(c: S3BackendConfig): S3ClientConfig {
+  return {
+    region: c.region,
+    ...(c.endpoint ? { endpoint: c.endpoint } : {}),
+    forcePathStyle: c.forcePathStyle,
+    ...(c.credentials ? { credentials: c.credentials } : {}),
+    ...(c.profile ? { profile: c.profile } : {}),
+    maxAttempts: c.maxAttempts,
+    retryMode: 'standard',
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: c.connectTimeoutMs,
+      requestTimeout: c.requestTimeoutMs,
+      // Without it a request past its timeout only logs a warning and waits on.
+      throwOnRequestTimeout: true,
+    }),
+    requestChecksumCalculation:
+      c.checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
+    responseChecksumValidation:
+      c.checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
+  };
+}
+
+/**
+ * Feeds a multipart upload through a PassThrough: `write` applies the stream's backpressure,
+ * `finish` resolves when S3 has the whole object, `abort` cancels the upload (and its parts).
+ */
+class S3ObjectWriter implements ObjectWriter {
+  private readonly body = new PassThrough({ highWaterMark: 1 << 20 });
+  private readonly upload: Upload;
+  private readonly done: Promise<unknown>;
+  private failure: Error | null = null;
+  private size = 0;
+
+  constructor(
+    readonly key: string,
+    makeUpload: (body: Readable) => Upload,
+  ) {
+    this.upload = makeUpload(this.body);
+    this.done = this.upload.done();
+    this.done.catch((e: unknown) => {
+      this.failure ??= e as Error;
+      this.body.destroy();
+    });
+  }
+
+  write(pieces: readonly Buffer[]): Promise<void> | undefined {
+    if (this.failure) throw this.failure;
+    let full = false;
+    for (const piece of pieces) {
+      if (piece.length === 0) continue;
+      this.size += piece.length;
+      full = !this.body.write(piece) || full;
+    }
+    if (!full) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        this.body.off('close', onClose);
+        resolve();
+      };
+      const onClose = () => {
+        this.body.off('drain', onDrain);
+        reject(this.failure ?? new Error('the upload was aborted'));
+      };
+      this.body.once('drain', onDrain);
+      this.body.once('close', onClose);
+    });
+  }
+
+  async finish(): Promise<{ size: number }> {
+    if (this.failure) throw this.failure;
+    this.body.end();
+    await this.done;
+    return { size: this.size };
+  }
+
+  async abort(): Promise<void> {
+    this.failure ??= new Error('the upload was aborted');
+    this.body.destroy();
+    await this.upload.abort().catch(() => undefined);
+    await this.done.catch(() => undefined);
+  }
+}
