@@ -67,3 +67,17 @@ export function randomObjectKey(): string {
   const hex = randomBytes(16).toString('hex');
   return `${hex.slice(0, 3)}/${hex}.pgp`;
 }
+
+/** Feeds a stream through a writer, with its backpressure; aborts the writer if anything fails. */
+export async function writeAll(writer: ObjectWriter, data: Readable): Promise<{ size: number }> {
+  try {
+    for await (const chunk of data as AsyncIterable<Buffer>) {
+      const wait = writer.write([chunk]);
+      if (wait) await wait;
+    }
+    return await writer.finish();
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+}

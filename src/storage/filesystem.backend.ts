@@ -2,7 +2,13 @@ import { close as closeFd } from 'node:fs';
 import { mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { type Readable } from 'node:stream';
-import { type BlobBackend, type ByteRange, type ObjectWriter, randomObjectKey } from './backend.js';
+import {
+  type BlobBackend,
+  type ByteRange,
+  type ObjectWriter,
+  randomObjectKey,
+  writeAll,
+} from './backend.js';
 import { createObjectFile, FileObjectWriter, ShardFolders } from './file-object-writer.js';
 
 /**
@@ -65,17 +71,7 @@ export class FilesystemBackend implements BlobBackend {
   }
 
   async put(key: string, data: Readable): Promise<{ size: number }> {
-    const writer = this.openWriter(key);
-    try {
-      for await (const chunk of data as AsyncIterable<Buffer>) {
-        const wait = writer.write([chunk]);
-        if (wait) await wait;
-      }
-      return await writer.finish();
-    } catch (error) {
-      await writer.abort();
-      throw error;
-    }
+    return writeAll(this.openWriter(key), data);
   }
 
   openWriter(key?: string): ObjectWriter {

@@ -18,6 +18,7 @@ import {
   type ObjectWriter,
   type WriteOptions,
   randomObjectKey,
+  writeAll,
 } from './backend.js';
 
 /** Parts uploaded in parallel by one multipart upload: memory is at most this × the part size. */
@@ -100,17 +101,7 @@ export class S3Backend implements BlobBackend {
   }
 
   async put(key: string, data: Readable, options: WriteOptions = {}): Promise<{ size: number }> {
-    const writer = this.openWriter(key, options);
-    try {
-      for await (const chunk of data as AsyncIterable<Buffer>) {
-        const wait = writer.write([chunk]);
-        if (wait) await wait;
-      }
-      return await writer.finish();
-    } catch (error) {
-      await writer.abort();
-      throw error;
-    }
+    return writeAll(this.openWriter(key, options), data);
   }
 
   openWriter(key?: string, options: WriteOptions = {}): ObjectWriter {
