@@ -16,6 +16,7 @@ const allowed = {
   audit: ['config', 'database'],
   ingestion: ['config', 'database', 'dicom', 'dimse', 'storage', 'catalog', 'audit'],
   retrieval: ['config', 'database', 'dicom', 'storage', 'catalog', 'audit'],
+  tiering: ['config', 'database', 'storage', 'audit'],
   admin: [
     'config',
     'database',
@@ -26,6 +27,7 @@ const allowed = {
     'audit',
     'ingestion',
     'retrieval',
+    'tiering',
   ],
   cli: [
     'config',
@@ -37,6 +39,7 @@ const allowed = {
     'audit',
     'ingestion',
     'retrieval',
+    'tiering',
     'admin',
   ],
 };

@@ -4,6 +4,7 @@ import { ConfigModule, type StrataConfig } from './config/index.js';
 import { type Database, DatabaseModule } from './database/index.js';
 import { DimsePushModule, IngestionModule, StowPushModule } from './ingestion/index.js';
 import { RetrievalModule } from './retrieval/index.js';
+import { TieringModule } from './tiering/index.js';
 
 /** The modular monolith: one module per context (ARCHITECTURE.md), wired here and nowhere else. */
 @Module({})
@@ -18,6 +19,7 @@ export class AppModule {
         DimsePushModule,
         StowPushModule,
         RetrievalModule,
+        TieringModule,
         AdminModule,
       ],
     };

@@ -165,6 +165,8 @@ export const envSchema = z.object({
   STRATA_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   STRATA_KEY_PASSPHRASE: z.string().min(8, 'must be at least 8 characters').optional(),
   STRATA_LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  /** Tests only: kill the process (SIGKILL) at a named point, e.g. 'move:copied'. */
+  STRATA_TEST_FAILPOINT: z.string().min(1).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

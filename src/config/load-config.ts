@@ -64,6 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
     configFile: configPath,
     policiesDir: resolve(e.STRATA_POLICIES_DIR),
     logLevel: e.STRATA_LOG_LEVEL,
+    testFailpoint: e.STRATA_TEST_FAILPOINT ?? null,
     http: {
       host: e.STRATA_BIND_HOST,
       port: e.STRATA_HTTP_PORT,

@@ -4,6 +4,8 @@ export interface StrataConfig {
   configFile: string | null;
   policiesDir: string;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** Tests only (STRATA_TEST_FAILPOINT): where to kill the process to test crash recovery. */
+  testFailpoint: string | null;
   http: { host: string; port: number; maxStowBytes: number };
   dicom: {
     host: string;

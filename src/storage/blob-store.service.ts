@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { type TierConfig, type TierName } from '../config/index.js';
 import {
@@ -151,6 +151,84 @@ export class BlobStore {
   /** The stored ciphertext (an SEIPDv2 packet); prefix it with the study's PKESK to get a message. */
   async openCiphertext(location: BlobLocation): Promise<Readable> {
     return this.backend(location.backend).get(location.key);
+  }
+
+  /** The backend id a tier's objects go to. */
+  backendOf(tier: TierName): string {
+    return this.tiers[tier].backend;
+  }
+
+  /** A new random key for an object (moves record it in their journal before writing). */
+  newKey(): string {
+    return randomObjectKey();
+  }
+
+  /**
+   * Copies a stored object, ciphertext as is (no key needed), to `tier` at `key`, streaming.
+   * Returns the new location and the SHA-256 and size of what was written.
+   */
+  async copyToTier(
+    from: BlobLocation,
+    tier: TierName,
+    key: string,
+  ): Promise<{ location: BlobLocation; sha256: Buffer; size: number }> {
+    const target = this.tiers[tier];
+    const source = await this.backend(from.backend).get(from.key);
+    const hash = createHash('sha256');
+    const writer = this.backend(target.backend).openWriter(key, writeOptions(target));
+    try {
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        const wait = writer.write([chunk]);
+        if (wait) await wait;
+      }
+      const { size } = await writer.finish();
+      return { location: { backend: target.backend, key, tier }, sha256: hash.digest(), size };
+    } catch (error) {
+      source.destroy();
+      await writer.abort();
+      throw error;
+    }
+  }
+
+  /**
+   * Decrypts a stored object and returns its HMAC digest and plaintext size: equal to the blob's
+   * catalog digest and size only if the object is whole and decrypts to exactly what was received.
+   */
+  async digestOf(
+    location: BlobLocation,
+    studyUid: string,
+  ): Promise<{ digest: Buffer; size: number }> {
+    const hmac = createHmac('sha256', this.dedupSecret);
+    let size = 0;
+    for await (const chunk of (await this.openPlaintext(
+      location,
+      studyUid,
+    )) as AsyncIterable<Buffer>) {
+      hmac.update(chunk);
+      size += chunk.length;
+    }
+    return { digest: hmac.digest(), size };
+  }
+
+  /** Reads a stored object whole: its SHA-256 and size (what a copy is verified against). */
+  async hashObject(
+    location: Pick<BlobLocation, 'backend' | 'key'>,
+  ): Promise<{ sha256: Buffer; size: number }> {
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of (await this.backend(location.backend).get(
+      location.key,
+    )) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      size += chunk.length;
+    }
+    return { sha256: hash.digest(), size };
+  }
+
+  /** Removes a stored object; removing one that is already gone is not an error. */
+  async deleteObject(location: Pick<BlobLocation, 'backend' | 'key'>): Promise<void> {
+    await this.backend(location.backend).delete(location.key);
   }
 
   listBackends(): BlobBackend[] {

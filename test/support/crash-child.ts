@@ -97,7 +97,7 @@ export async function killAllChildren(): Promise<void> {
 export async function startChild(
   dataDir: string,
   databaseUrl: string,
-  options: { configYaml?: string; timeoutMs?: number } = {},
+  options: { configYaml?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ChildStrata> {
   const timeoutMs = options.timeoutMs ?? 90_000;
   mkdirSync(join(dataDir, 'policies'), { recursive: true });
@@ -108,6 +108,7 @@ export async function startChild(
       STRATA_DICOM_PORT: String(await freePort()),
       // The "listening" line is logged at info level.
       STRATA_LOG_LEVEL: 'info',
+      ...options.env,
     }),
   };
   delete env.STRATA_CONFIG;

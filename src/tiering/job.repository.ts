@@ -1,0 +1,99 @@
+import { type Sql } from '../database/index.js';
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
+
+export interface Job {
+  id: string;
+  kind: string;
+  status: JobStatus;
+  params: Record<string, unknown>;
+  actor: string;
+  total: number;
+  done: number;
+  bytesDone: number;
+  error: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+interface Row {
+  id: string;
+  kind: string;
+  status: JobStatus;
+  params: Record<string, unknown>;
+  actor: string;
+  total: number;
+  done: number;
+  bytes_done: string;
+  error: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+function toJob(r: Row): Job {
+  return {
+    id: String(r.id),
+    kind: r.kind,
+    status: r.status,
+    params: r.params,
+    actor: r.actor,
+    total: r.total,
+    done: r.done,
+    bytesDone: Number(r.bytes_done),
+    error: r.error,
+    createdAt: r.created_at.toISOString(),
+    startedAt: r.started_at?.toISOString() ?? null,
+    finishedAt: r.finished_at?.toISOString() ?? null,
+  };
+}
+
+/** Background jobs as the API shows them: what, how far, how it ended. */
+export class JobRepository {
+  constructor(private readonly db: Sql) {}
+
+  async create(kind: string, params: Record<string, unknown>, actor: string): Promise<Job> {
+    const [row] = await this.db.query<Row>(
+      `INSERT INTO jobs (kind, status, params, actor) VALUES ($1, 'queued', $2, $3) RETURNING *`,
+      [kind, JSON.stringify(params), actor],
+    );
+    return toJob(row!);
+  }
+
+  async get(id: string): Promise<Job | null> {
+    if (!/^\d{1,18}$/.test(id)) return null;
+    const [row] = await this.db.query<Row>('SELECT * FROM jobs WHERE id = $1', [id]);
+    return row ? toJob(row) : null;
+  }
+
+  async unfinished(kind: string): Promise<Job[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT * FROM jobs WHERE kind = $1 AND status IN ('queued', 'running') ORDER BY id`,
+      [kind],
+    );
+    return rows.map(toJob);
+  }
+
+  async start(id: string, total: number): Promise<void> {
+    await this.db.query(
+      `UPDATE jobs SET status = 'running', total = $2, started_at = coalesce(started_at, now()) WHERE id = $1`,
+      [id, total],
+    );
+  }
+
+  async progress(id: string, done: number, bytesDone: number): Promise<void> {
+    await this.db.query('UPDATE jobs SET done = $2, bytes_done = $3 WHERE id = $1', [
+      id,
+      done,
+      bytesDone,
+    ]);
+  }
+
+  async finish(id: string, error: string | null): Promise<void> {
+    await this.db.query(
+      `UPDATE jobs SET status = $2, error = $3, finished_at = now() WHERE id = $1`,
+      [id, error ? 'failed' : 'done', error],
+    );
+  }
+}

@@ -1,0 +1,332 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { AuditService } from '../audit/index.js';
+import { STRATA_CONFIG, type StrataConfig, type TierName } from '../config/index.js';
+import { Database } from '../database/index.js';
+import { BlobStore } from '../storage/index.js';
+import { type Job, JobRepository } from './job.repository.js';
+import { type MoveEntry, MoveJournalRepository } from './move-journal.repository.js';
+
+export const MOVE_JOB = 'tier-move';
+
+export interface MoveRequest {
+  studyInstanceUid: string;
+  seriesInstanceUid: string | null;
+  tier: TierName;
+  actor: string;
+  actorHost: string | null;
+}
+
+/** One stored copy of a blob of the study being moved. */
+interface BlobCopy {
+  blobId: string;
+  locationId: string;
+  backend: string;
+  key: string;
+  tier: string;
+  storedSize: number;
+}
+
+const TIER_ORDER = `CASE l.tier WHEN 'hot' THEN 0 WHEN 'warm' THEN 1 WHEN 'cold' THEN 2 ELSE 3 END`;
+
+/**
+ * Moves a study's (or a series') objects to another tier, as a job: per blob, copy → verify (the
+ * copy decrypts to the blob's digest and size) → add the new location → remove the old ones from
+ * the catalog → delete the old objects. Every step is recorded in the move journal before the next
+ * starts, so a kill at any point resumes at the next start: nothing lost (the old copy stays until
+ * the new one is verified and recorded), nothing orphaned (the new key is known before it is
+ * written). Moves of one study are serialised by a PostgreSQL advisory lock (across nodes too).
+ * Jobs run one at a time in this process; objects stream through, whatever their size.
+ */
+@Injectable()
+export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Tiering');
+  private readonly jobs: JobRepository;
+  private readonly journal: MoveJournalRepository;
+  private readonly queue: string[] = [];
+  private running: Promise<void> | null = null;
+  private stopping = false;
+
+  constructor(
+    @Inject(STRATA_CONFIG) private readonly config: StrataConfig,
+    private readonly db: Database,
+    private readonly blobs: BlobStore,
+    private readonly audit: AuditService,
+  ) {
+    this.jobs = new JobRepository(db);
+    this.journal = new MoveJournalRepository(db);
+  }
+
+  /** Resumes the moves a stop or a crash interrupted. */
+  async onApplicationBootstrap(): Promise<void> {
+    const unfinished = await this.jobs.unfinished(MOVE_JOB);
+    if (unfinished.length > 0) {
+      this.logger.warn(`resuming ${unfinished.length} interrupted tier move job(s)`);
+    }
+    for (const job of unfinished) this.enqueue(job.id);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // The job in progress stops at its next step; the journal resumes it at the next start.
+    this.stopping = true;
+    this.queue.length = 0;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Records a move job and starts it (after the jobs queued before it). */
+  async request(req: MoveRequest): Promise<Job> {
+    const job = await this.jobs.create(
+      MOVE_JOB,
+      {
+        studyInstanceUid: req.studyInstanceUid,
+        seriesInstanceUid: req.seriesInstanceUid,
+        tier: req.tier,
+        actorHost: req.actorHost,
+      },
+      req.actor,
+    );
+    this.enqueue(job.id);
+    return job;
+  }
+
+  getJob(id: string): Promise<Job | null> {
+    return this.jobs.get(id);
+  }
+
+  /** Resolves when every queued job has run (tests, the CLI). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private enqueue(jobId: string): void {
+    this.queue.push(jobId);
+    if (!this.running) {
+      this.running = this.drain().finally(() => (this.running = null));
+    }
+  }
+
+  private async drain(): Promise<void> {
+    for (let id = this.queue.shift(); id && !this.stopping; id = this.queue.shift()) {
+      const job = await this.jobs.get(id);
+      if (!job || job.status === 'done' || job.status === 'failed') continue;
+      try {
+        await this.run(job);
+      } catch (error) {
+        if (this.stopping) return;
+        const message = error instanceof Error ? error.message : String(error);
+        this.logger.error(`tier move job ${job.id} failed: ${message}`);
+        await this.jobs.finish(job.id, message).catch(() => undefined);
+        await this.auditJob(job, 'failure', { error: message }).catch(() => undefined);
+      }
+    }
+  }
+
+  private async run(job: Job): Promise<void> {
+    const p = job.params as {
+      studyInstanceUid: string;
+      seriesInstanceUid: string | null;
+      tier: TierName;
+    };
+    await this.db.withConnection(async (lockConnection) => {
+      // Serialises moves of the same study, across nodes: a second job waits here.
+      await lockConnection.query('SELECT pg_advisory_lock(hashtext($1))', [
+        `move:${p.studyInstanceUid}`,
+      ]);
+      try {
+        await this.moveAll(job, p);
+      } finally {
+        await lockConnection
+          .query('SELECT pg_advisory_unlock(hashtext($1))', [`move:${p.studyInstanceUid}`])
+          .catch(() => undefined);
+      }
+    });
+  }
+
+  private async moveAll(
+    job: Job,
+    p: { studyInstanceUid: string; seriesInstanceUid: string | null; tier: TierName },
+  ): Promise<void> {
+    const copies = await this.copiesOf(p.studyInstanceUid, p.seriesInstanceUid);
+    const byBlob = new Map<string, BlobCopy[]>();
+    for (const c of copies) byBlob.set(c.blobId, [...(byBlob.get(c.blobId) ?? []), c]);
+    const journaled = new Map((await this.journal.forJob(job.id)).map((e) => [e.blobId, e]));
+    await this.jobs.start(
+      job.id,
+      byBlob.size + [...journaled.keys()].filter((b) => !byBlob.has(b)).length,
+    );
+    let done = 0;
+    let bytes = 0;
+    const targetBackend = this.blobs.backendOf(p.tier);
+    // Blobs whose move a crash interrupted first (their copies may already have changed).
+    for (const entry of journaled.values()) {
+      if (this.stopping) return;
+      await this.advance(entry, p.studyInstanceUid);
+      byBlob.delete(entry.blobId);
+      done++;
+      bytes += entry.storedSize;
+      await this.jobs.progress(job.id, done, bytes);
+    }
+    for (const [blobId, blobCopies] of byBlob) {
+      if (this.stopping) return;
+      const there = blobCopies.find((c) => c.tier === p.tier && c.backend === targetBackend);
+      const source = there ?? blobCopies[0]!;
+      if (there && blobCopies.length === 1) {
+        done++;
+        await this.jobs.progress(job.id, done, bytes);
+        continue; // already where it should be
+      }
+      const entry = await this.journal.plan(
+        {
+          jobId: job.id,
+          blobId,
+          fromLocationId: source.locationId,
+          from: { backend: source.backend, key: source.key },
+          to: there
+            ? { backend: there.backend, key: there.key, tier: p.tier }
+            : { backend: targetBackend, key: this.blobs.newKey(), tier: p.tier },
+          storedSize: source.storedSize,
+        },
+        // A copy on the target tier exists: only the others are left to remove.
+        there ? 'added' : 'planned',
+      );
+      this.failpoint(entry.step);
+      await this.advance(entry, p.studyInstanceUid);
+      done++;
+      bytes += source.storedSize;
+      await this.jobs.progress(job.id, done, bytes);
+    }
+    await this.jobs.finish(job.id, null);
+    await this.auditJob(job, 'success', { blobs: done, bytes });
+  }
+
+  /** Takes one blob's move from its recorded step to the end. */
+  private async advance(entry: MoveEntry, studyUid: string): Promise<void> {
+    let step = entry.step;
+    let removed = entry.removed;
+    const from = { ...entry.from, tier: '' };
+    const to = entry.to;
+    for (let attempt = 0; step !== 'done' && step !== 'failed';) {
+      if (this.stopping) throw new Error('stopping');
+      if (step === 'planned') {
+        // A crash may have left part of the copy: start it again from nothing.
+        await this.blobs.deleteObject(to);
+        await this.blobs.copyToTier(from, to.tier as TierName, to.key);
+        step = await this.commitStep(entry, 'copied');
+      } else if (step === 'copied') {
+        const [blob] = await this.db.query<{ digest: Buffer; size: string }>(
+          'SELECT digest, size FROM blobs WHERE id = $1',
+          [entry.blobId],
+        );
+        const check = await this.blobs.digestOf(to, studyUid).catch(() => null);
+        if (!check || !check.digest.equals(blob!.digest) || check.size !== Number(blob!.size)) {
+          if (++attempt > 2) {
+            await this.blobs.deleteObject(to);
+            await this.journal.setStep(this.db, entry.id, 'failed', 'the copy did not verify');
+            throw new Error(`the copy of a blob did not verify (twice); its old copy is kept`);
+          }
+          step = await this.commitStep(entry, 'planned');
+          continue;
+        }
+        step = await this.db.transaction(async (tx) => {
+          await tx.query(
+            `INSERT INTO locations (blob_fk, backend, key, tier, stored_size, status, verified_at)
+             VALUES ($1, $2, $3, $4, $5, 'ok', now()) ON CONFLICT (backend, key) DO NOTHING`,
+            [entry.blobId, to.backend, to.key, to.tier, entry.storedSize],
+          );
+          await this.journal.setStep(tx, entry.id, 'added');
+          return 'added' as const;
+        });
+        this.failpoint('added');
+      } else if (step === 'added') {
+        removed = await this.db.transaction(async (tx) => {
+          const gone = await tx.query<{ backend: string; key: string }>(
+            `DELETE FROM locations WHERE blob_fk = $1 AND NOT (backend = $2 AND key = $3)
+             RETURNING backend, key`,
+            [entry.blobId, to.backend, to.key],
+          );
+          await this.journal.setRemoved(tx, entry.id, gone);
+          return gone;
+        });
+        step = 'removed';
+        this.failpoint('removed');
+      } else if (step === 'removed') {
+        for (const old of removed) await this.blobs.deleteObject(old);
+        step = await this.commitStep(entry, 'done');
+      }
+    }
+  }
+
+  private async commitStep<S extends MoveEntry['step']>(entry: MoveEntry, step: S): Promise<S> {
+    await this.journal.setStep(this.db, entry.id, step);
+    this.failpoint(step);
+    return step;
+  }
+
+  /** Tests only (STRATA_TEST_FAILPOINT=move:<step>): a kill -9 right after a step commits. */
+  private failpoint(step: string): void {
+    if (this.config.testFailpoint === `move:${step}`) process.kill(process.pid, 'SIGKILL');
+  }
+
+  /** Every stored copy of the blobs of a study (or series), all versions. */
+  private async copiesOf(studyUid: string, seriesUid: string | null): Promise<BlobCopy[]> {
+    const rows = await this.db.query<{
+      blob_id: string;
+      location_id: string;
+      backend: string;
+      key: string;
+      tier: string;
+      stored_size: string;
+    }>(
+      `SELECT DISTINCT b.id AS blob_id, l.id AS location_id, l.backend, l.key, l.tier, l.stored_size,
+              ${TIER_ORDER} AS tier_order
+         FROM studies st
+         JOIN instances i ON i.study_fk = st.id
+         JOIN series se ON se.id = i.series_fk
+         JOIN instance_versions v ON v.instance_fk = i.id
+         JOIN blobs b ON b.id = v.blob_fk
+         JOIN locations l ON l.blob_fk = b.id AND l.status = 'ok'
+        WHERE st.study_instance_uid = $1 AND ($2::text IS NULL OR se.series_instance_uid = $2)
+        ORDER BY b.id, tier_order, l.id`,
+      [studyUid, seriesUid],
+    );
+    return rows.map((r) => ({
+      blobId: String(r.blob_id),
+      locationId: String(r.location_id),
+      backend: r.backend,
+      key: r.key,
+      tier: r.tier,
+      storedSize: Number(r.stored_size),
+    }));
+  }
+
+  private async auditJob(
+    job: Job,
+    outcome: 'success' | 'failure',
+    detail: Record<string, unknown>,
+  ): Promise<void> {
+    const p = job.params as {
+      studyInstanceUid: string;
+      seriesInstanceUid: string | null;
+      tier: string;
+      actorHost: string | null;
+    };
+    const [study] = await this.db.query<{ patient_id: string | null }>(
+      'SELECT patient_id FROM studies WHERE study_instance_uid = $1',
+      [p.studyInstanceUid],
+    );
+    await this.audit.recordAlone({
+      actor: job.actor,
+      actorHost: p.actorHost,
+      action: 'study.moved',
+      outcome,
+      patientId: study?.patient_id ?? null,
+      studyInstanceUid: p.studyInstanceUid,
+      detail: { job: job.id, tier: p.tier, series: p.seriesInstanceUid, ...detail },
+    });
+  }
+}
