@@ -19,7 +19,7 @@ export class AppModule {
         DimsePushModule,
         StowPushModule,
         RetrievalModule,
-        TieringModule,
+        TieringModule.forRoot({ resumeJobs: true, http: true }),
         AdminModule,
       ],
     };

@@ -2,11 +2,13 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { openDatabase, SchemaTooNewError } from '../database/index.js';
+import { TIER_USAGE, tierCommand } from './tier-move.command.js';
 
 const USAGE = `usage: strata <command>
 
 commands:
   migrate     apply pending database migrations (the server also does this at start)
+  tier move   move a study or series to another tier (strata tier move --help)
   help        show this help
 
 The CLI reads the same environment and config file as the server (see README.md).`;
@@ -36,6 +38,12 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'migrate':
       return migrateCommand();
+    case 'tier':
+      if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(TIER_USAGE);
+        return 0;
+      }
+      return tierCommand(argv.slice(1), quietLogger);
     case undefined:
     case 'help':
     case '--help':

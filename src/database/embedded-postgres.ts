@@ -36,15 +36,46 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** The parent pid of a process (Linux /proc), or null when it cannot be read. */
+function parentOf(pid: number): number | null {
+  try {
+    // Field 4 of /proc/<pid>/stat, after the command name in parentheses (which may hold spaces).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number.isInteger(ppid) ? ppid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a live process is a Node.js one (a Strata server or CLI), not init or a subreaper. */
+function isNode(pid: number): boolean {
+  try {
+    const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
+    return /(^|\/)node(js)?(\d+)?$/.test(argv0) || argv0 === process.execPath;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A postmaster left running by a process that was killed (kill -9 does not reach children)
- * holds the data dir's lock. Stop it (fast shutdown) so this start can take over.
+ * holds the data dir's lock. Stop it (fast shutdown) so this start can take over. One whose
+ * parent is alive belongs to a running Strata (the server, or another CLI command): that is
+ * refused, never stopped.
  */
 async function stopStalePostmaster(dir: string, logger: Logger): Promise<void> {
   const pidFile = join(dir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  const parent = parentOf(pid);
+  if (parent !== null && parent !== process.pid && isNode(parent)) {
+    throw new Error(
+      `the embedded PostgreSQL in ${dir} is in use by a running Strata (pid ${parent}): ` +
+        'stop it first, use its HTTP API, or run both against DATABASE_URL',
+    );
+  }
   logger.warn(`stopping a PostgreSQL (pid ${pid}) left running by an earlier Strata process`);
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 300 && isAlive(pid); i++) {

@@ -1,4 +1,4 @@
 // Public surface of the tiering context: moving a study's objects between tiers, as jobs.
 export { TieringModule } from './tiering.module.js';
-export { TierMover, type MoveRequest } from './tier-mover.service.js';
+export { TierMover, type MoveRequest, type TieringOptions } from './tier-mover.service.js';
 export type { Job, JobStatus } from './job.repository.js';

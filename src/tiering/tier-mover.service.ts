@@ -14,6 +14,15 @@ import { type MoveEntry, MoveJournalRepository } from './move-journal.repository
 
 export const MOVE_JOB = 'tier-move';
 
+export const TIERING_OPTIONS = Symbol('TIERING_OPTIONS');
+
+export interface TieringOptions {
+  /** Resume interrupted move jobs at start (the server does; a CLI command does not). */
+  resumeJobs: boolean;
+  /** Serve the tiering HTTP API. */
+  http: boolean;
+}
+
 export interface MoveRequest {
   studyInstanceUid: string;
   seriesInstanceUid: string | null;
@@ -54,6 +63,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
 
   constructor(
     @Inject(STRATA_CONFIG) private readonly config: StrataConfig,
+    @Inject(TIERING_OPTIONS) private readonly options: TieringOptions,
     private readonly db: Database,
     private readonly blobs: BlobStore,
     private readonly audit: AuditService,
@@ -64,6 +74,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
 
   /** Resumes the moves a stop or a crash interrupted. */
   async onApplicationBootstrap(): Promise<void> {
+    if (!this.options.resumeJobs) return;
     const unfinished = await this.jobs.unfinished(MOVE_JOB);
     if (unfinished.length > 0) {
       this.logger.warn(`resuming ${unfinished.length} interrupted tier move job(s)`);

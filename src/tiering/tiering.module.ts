@@ -1,13 +1,19 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { AuditModule } from '../audit/index.js';
 import { StorageModule } from '../storage/index.js';
 import { TieringController } from './tiering.controller.js';
-import { TierMover } from './tier-mover.service.js';
+import { TIERING_OPTIONS, TierMover, type TieringOptions } from './tier-mover.service.js';
 
-@Module({
-  imports: [StorageModule, AuditModule],
-  providers: [TierMover],
-  controllers: [TieringController],
-  exports: [TierMover],
-})
-export class TieringModule {}
+@Module({})
+export class TieringModule {
+  /** The server resumes interrupted moves at start; a CLI command runs only the job it was asked. */
+  static forRoot(options: TieringOptions): DynamicModule {
+    return {
+      module: TieringModule,
+      imports: [StorageModule, AuditModule],
+      providers: [{ provide: TIERING_OPTIONS, useValue: options }, TierMover],
+      controllers: options.http ? [TieringController] : [],
+      exports: [TierMover],
+    };
+  }
+}

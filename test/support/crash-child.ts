@@ -108,9 +108,11 @@ export async function startChild(
       STRATA_DICOM_PORT: String(await freePort()),
       // The "listening" line is logged at info level.
       STRATA_LOG_LEVEL: 'info',
-      ...options.env,
     }),
+    ...options.env,
   };
+  // `env: { NAME: undefined }` removes a variable (e.g. DATABASE_URL, for the embedded database).
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
   delete env.STRATA_CONFIG;
   if (options.configYaml !== undefined) {
     env.STRATA_CONFIG = join(dataDir, 'strata.config.yaml');

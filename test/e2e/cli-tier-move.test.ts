@@ -1,0 +1,121 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
+import { buildServer, CHILD_DIST, removeServerBuild, startChild } from '../support/crash-child.js';
+import { createTestBucket } from '../support/s3.js';
+import { stow } from '../support/stow-client.js';
+import { startTestStrata, testEnv } from '../support/strata-harness.js';
+import { createTestDatabase } from '../support/test-database.js';
+import { expectBackendsMatchLocations, threeTierYaml } from '../support/tiers.js';
+import pg from 'pg';
+
+const CT = '1.2.840.10008.5.1.4.1.1.2';
+
+/** Runs the built CLI; resolves with its exit code and output. */
+function cli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [join(CHILD_DIST, 'src', 'cli', 'main.js'), ...args], {
+      env: { ...process.env, ...env, NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+describe('strata tier move (CLI)', () => {
+  let dataDir: string;
+  let databaseUrl: string;
+  let bucket: string;
+  let env: Record<string, string>;
+  const study = newUid();
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'strata-cli-tier-'));
+    databaseUrl = await createTestDatabase();
+    bucket = await createTestBucket();
+    writeFileSync(join(dataDir, 'strata.config.yaml'), threeTierYaml(dataDir, bucket));
+    env = testEnv(dataDir, databaseUrl, { STRATA_CONFIG: join(dataDir, 'strata.config.yaml') });
+    const s = await startTestStrata({
+      dataDir,
+      databaseUrl,
+      configYaml: threeTierYaml(dataDir, bucket),
+    });
+    const instances = [0, 1, 2].map(() =>
+      makeInstance({ studyInstanceUid: study, sopClassUid: CT }),
+    );
+    expect(
+      (
+        await stow(
+          s.httpUrl,
+          s.auth,
+          instances.map((i) => i.part10),
+        )
+      ).status,
+    ).toBe(200);
+    await s.stop();
+    await buildServer();
+  }, 240_000);
+  afterAll(() => {
+    removeServerBuild();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('moves the study, reports it, and exits 0', async () => {
+    const r = await cli(['tier', 'move', '--study', study, '--to', 'warm'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/moved 3 object\(s\), [0-9.]+ MB, to warm/);
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    try {
+      const tiers = await db.query('SELECT DISTINCT tier FROM locations');
+      expect(tiers.rows).toEqual([{ tier: 'warm' }]);
+      await expectBackendsMatchLocations(async (t) => (await db.query(t)).rows, dataDir, bucket);
+      const audit = await db.query(
+        `SELECT actor, outcome FROM audit_events WHERE action = 'study.moved' ORDER BY seq DESC LIMIT 1`,
+      );
+      expect(audit.rows[0]).toMatchObject({ outcome: 'success' });
+      expect(audit.rows[0].actor).toMatch(/^cli:/);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it('usage errors exit 2 and say what is wrong; an unknown study exits 1', async () => {
+    const bad = await cli(['tier', 'move', '--study', study, '--to', 'lukewarm'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--to needs one of hot, warm, cold/);
+    const noStudy = await cli(['tier', 'move', '--to', 'cold'], env);
+    expect(noStudy.code).toBe(2);
+    const unknown = await cli(['tier', 'move', '--study', '1.2.3.4.5', '--to', 'cold'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/not in the archive/);
+  });
+
+  it('never stops the embedded PostgreSQL of a running server: it refuses, naming the server', async () => {
+    const embeddedDir = mkdtempSync(join(tmpdir(), 'strata-cli-embedded-'));
+    const server = await startChild(embeddedDir, '', { env: { DATABASE_URL: undefined } });
+    try {
+      const r = await cli(['migrate'], {
+        STRATA_DATA_DIR: embeddedDir,
+        STRATA_KEY_PASSPHRASE: 'test-passphrase-123',
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/in use by a running Strata \(pid \d+\)/);
+      const health = await fetch(`${server.httpUrl}/health`);
+      expect(health.status).toBe(200);
+    } finally {
+      await server.stop();
+      rmSync(embeddedDir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
