@@ -2,6 +2,7 @@ import { InitialCatalog1764300000000 } from './1764300000000-InitialCatalog.js';
 import { IngestFunctions1764300001000 } from './1764300001000-IngestFunctions.js';
 import { IngestInOneStatement1764300002000 } from './1764300002000-IngestInOneStatement.js';
 import { TierMoves1764300003000 } from './1764300003000-TierMoves.js';
+import { Fixity1764300004000 } from './1764300004000-Fixity.js';
 
 /** Every migration, in order. TypeORM with ESM needs the classes listed (no globs). */
 export const migrations = [
@@ -9,4 +10,5 @@ export const migrations = [
   IngestFunctions1764300001000,
   IngestInOneStatement1764300002000,
   TierMoves1764300003000,
+  Fixity1764300004000,
 ];

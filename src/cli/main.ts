@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { openDatabase, SchemaTooNewError } from '../database/index.js';
+import { FSCK_USAGE, fsckCommand } from './fsck.command.js';
 import { TIER_USAGE, tierCommand } from './tier-move.command.js';
 
 const USAGE = `usage: strata <command>
@@ -9,6 +10,7 @@ const USAGE = `usage: strata <command>
 commands:
   migrate     apply pending database migrations (the server also does this at start)
   tier move   move a study or series to another tier (strata tier move --help)
+  fsck        check stored copies against their digests, repair bad ones (strata fsck --help)
   help        show this help
 
 The CLI reads the same environment and config file as the server (see README.md).`;
@@ -44,6 +46,12 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return tierCommand(argv.slice(1), quietLogger);
+    case 'fsck':
+      if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(FSCK_USAGE);
+        return 0;
+      }
+      return fsckCommand(argv.slice(1), quietLogger);
     case undefined:
     case 'help':
     case '--help':

@@ -1,37 +1,14 @@
-import { type DynamicModule, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { Presets, SingleBar } from 'cli-progress';
 import { hostname, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import {
-  ConfigModule,
-  loadConfig,
-  type StrataConfig,
-  TIER_NAMES,
-  type TierName,
-} from '../config/index.js';
-import { type Database, DatabaseModule, openDatabase } from '../database/index.js';
-import { type Job, TieringModule, TierMover } from '../tiering/index.js';
+import { TIER_NAMES, type TierName } from '../config/index.js';
+import { TierMover } from '../tiering/index.js';
+import { followJob, withTieringApp } from './tiering-app.js';
 
 export const TIER_USAGE = `usage: strata tier move --study UID [--series UID] --to hot|warm|cold
 
 Moves the study's (or the series') objects to the tier, as a job recorded in the catalog (the
 same job the HTTP API runs: copy, verify, record, remove; resumable). Shows progress; exits 0
 when the move is done, 1 when it failed, 2 on a usage error.`;
-
-@Module({})
-class TierCliModule {
-  static forRoot(config: StrataConfig, database: Database): DynamicModule {
-    return {
-      module: TierCliModule,
-      imports: [
-        ConfigModule.forRoot(config),
-        DatabaseModule.forRoot(database),
-        TieringModule.forRoot({ resumeJobs: false, http: false }),
-      ],
-    };
-  }
-}
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
@@ -63,16 +40,8 @@ export async function tierCommand(
     return 2;
   }
 
-  const config = loadConfig();
-  const db = await openDatabase(config, log);
-  const app = await NestFactory.createApplicationContext(
-    TierCliModule.forRoot(config, db.database),
-    {
-      logger: ['error', 'warn'],
-    },
-  );
-  try {
-    const found = await db.database.query(
+  return withTieringApp(log, async (app, db) => {
+    const found = await db.query(
       `SELECT 1 FROM studies st
          ${values.series ? 'JOIN series se ON se.study_fk = st.id AND se.series_instance_uid = $2' : ''}
         WHERE st.study_instance_uid = $1`,
@@ -90,26 +59,7 @@ export async function tierCommand(
       actor: `cli:${userInfo().username}`,
       actorHost: hostname(),
     });
-    const bar = new SingleBar(
-      {
-        format: `moving to ${values.to} |{bar}| {value}/{total} objects, {mb} MB`,
-        hideCursor: true,
-      },
-      Presets.shades_classic,
-    );
-    bar.start(1, 0, { mb: '0.0' });
-    const show = (j: Job) => {
-      bar.setTotal(Math.max(j.total, 1));
-      bar.update(j.done, { mb: (j.bytesDone / 1e6).toFixed(1) });
-    };
-    const timer = setInterval(() => {
-      void mover.getJob(job.id).then((j) => j && show(j));
-    }, 200);
-    await mover.idle();
-    clearInterval(timer);
-    const end = (await mover.getJob(job.id))!;
-    show(end);
-    bar.stop();
+    const end = await followJob(`moving to ${values.to}`, () => mover.getJob(job.id), mover.idle());
     if (end.status !== 'done') {
       console.error(`strata: move job ${end.id} failed: ${end.error ?? 'unknown error'}`);
       return 1;
@@ -118,8 +68,5 @@ export async function tierCommand(
       `job ${end.id}: moved ${end.done} object(s), ${(end.bytesDone / 1e6).toFixed(1)} MB, to ${values.to}`,
     );
     return 0;
-  } finally {
-    await app.close();
-    await db.close();
-  }
+  });
 }

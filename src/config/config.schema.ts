@@ -129,6 +129,17 @@ export const configFileSchema = z
       })
       .strict()
       .optional(),
+    fixity: z
+      .object({
+        /** Cron expression (node-cron, local time) of the scheduled check; 'off' = none. */
+        schedule: z.string().min(1).optional(),
+        /** Share of locations checked by the scheduled run, in percent (1-100). */
+        samplePercent: z.number().min(1).max(100).optional(),
+        /** Whether the scheduled run reads the cold tier too (it may cost restores and fees). */
+        includeCold: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
     keys: z
       .object({
         /** Armored OpenPGP private key file; absent = generated in <data dir>/keys on first start. */

@@ -116,3 +116,24 @@ storage:
     expect(load).toThrow(message);
   });
 });
+
+describe('loadConfig: fixity schedule', () => {
+  it('defaults to a weekly check of every tier but cold; "off" turns it off', () => {
+    expect(withConfig(null).load().fixity).toEqual({
+      schedule: '0 3 * * 0',
+      samplePercent: 100,
+      includeCold: false,
+    });
+    expect(withConfig('fixity: { schedule: "off" }\n').load().fixity.schedule).toBeNull();
+    expect(
+      withConfig('fixity: { schedule: "*/30 * * * *", samplePercent: 5 }\n').load().fixity,
+    ).toMatchObject({ schedule: '*/30 * * * *', samplePercent: 5 });
+  });
+
+  it('refuses a schedule that is not a cron expression, and a sample over 100 %', () => {
+    expect(withConfig('fixity: { schedule: "every sunday" }\n').load).toThrow(
+      /fixity\.schedule: 'every sunday' is not a cron expression/,
+    );
+    expect(withConfig('fixity: { samplePercent: 150 }\n').load).toThrow(/fixity\.samplePercent/);
+  });
+});

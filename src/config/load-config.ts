@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import cron from 'node-cron';
 import { parseDocument } from 'yaml';
 import { type ZodError } from 'zod';
 import { configFileSchema, envSchema, type ConfigFile } from './config.schema.js';
@@ -95,10 +96,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
       passphrase: e.STRATA_KEY_PASSPHRASE ?? null,
     },
     auth: { adminToken: e.STRATA_ADMIN_TOKEN ?? null },
+    fixity: fixitySettings(file.fixity),
     storage: {
       ...storageLayout(file.storage, dataDir),
       orphanGraceMs: (file.storage?.orphanGraceSeconds ?? (e.DATABASE_URL ? 900 : 0)) * 1000,
     },
+  };
+}
+
+/** Weekly (Sunday 03:00), every location except the cold tier's, unless the file says otherwise. */
+function fixitySettings(f: ConfigFile['fixity']): StrataConfig['fixity'] {
+  const schedule = f?.schedule ?? '0 3 * * 0';
+  if (schedule !== 'off' && !cron.validate(schedule)) {
+    throw new ConfigError(`config file: fixity.schedule: '${schedule}' is not a cron expression`);
+  }
+  return {
+    schedule: schedule === 'off' ? null : schedule,
+    samplePercent: f?.samplePercent ?? 100,
+    includeCold: f?.includeCold ?? false,
   };
 }
 

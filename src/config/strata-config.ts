@@ -33,6 +33,7 @@ export interface StrataConfig {
     passphrase: string | null;
   };
   auth: { adminToken: string | null };
+  fixity: { schedule: string | null; samplePercent: number; includeCold: boolean };
   storage: {
     backends: Record<string, BackendConfig>;
     tiers: Record<TierName, TierConfig>;

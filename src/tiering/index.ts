@@ -2,3 +2,4 @@
 export { TieringModule } from './tiering.module.js';
 export { TierMover, type MoveRequest, type TieringOptions } from './tier-mover.service.js';
 export type { Job, JobStatus } from './job.repository.js';
+export { FixityService, type FixityRequest, type FixityResult } from './fixity.service.js';

@@ -12,6 +12,8 @@ export interface Job {
   done: number;
   bytesDone: number;
   error: string | null;
+  /** What the job found or did, in figures (fixity: checked, missing, corrupt, repaired...). */
+  result: Record<string, unknown> | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -27,6 +29,7 @@ interface Row {
   done: number;
   bytes_done: string;
   error: string | null;
+  result: Record<string, unknown> | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -43,6 +46,7 @@ function toJob(r: Row): Job {
     done: r.done,
     bytesDone: Number(r.bytes_done),
     error: r.error,
+    result: r.result,
     createdAt: r.created_at.toISOString(),
     startedAt: r.started_at?.toISOString() ?? null,
     finishedAt: r.finished_at?.toISOString() ?? null,
@@ -90,10 +94,15 @@ export class JobRepository {
     ]);
   }
 
-  async finish(id: string, error: string | null): Promise<void> {
+  async finish(
+    id: string,
+    error: string | null,
+    result: Record<string, unknown> | null = null,
+  ): Promise<void> {
     await this.db.query(
-      `UPDATE jobs SET status = $2, error = $3, finished_at = now() WHERE id = $1`,
-      [id, error ? 'failed' : 'done', error],
+      `UPDATE jobs SET status = $2, error = $3, result = coalesce($4, result), finished_at = now()
+        WHERE id = $1`,
+      [id, error ? 'failed' : 'done', error, result === null ? null : JSON.stringify(result)],
     );
   }
 }

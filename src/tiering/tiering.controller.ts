@@ -6,6 +6,7 @@ import { Database } from '../database/index.js';
 import { badRequest, notFound, readJsonBody } from './http.js';
 import { type Job } from './job.repository.js';
 import { TierMover } from './tier-mover.service.js';
+import { FixityService } from './fixity.service.js';
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
@@ -24,6 +25,7 @@ interface SeriesTiers {
 export class TieringController {
   constructor(
     private readonly mover: TierMover,
+    private readonly fixityService: FixityService,
     private readonly db: Database,
   ) {}
 
@@ -47,10 +49,43 @@ export class TieringController {
     return this.move(req, study, series);
   }
 
+  /**
+   * Starts a fixity check (202; follow it at GET /api/jobs/{id}, whose `result` counts what was
+   * checked, missing, corrupt and repaired). Body (all optional): `tier`, `samplePercent` (1-100),
+   * `includeCold` (reading cold copies may need restores and cost retrieval fees).
+   */
+  @Post('fixity')
+  @HttpCode(202)
+  @ApiBody({ schema: { example: { tier: 'hot', samplePercent: 10, includeCold: false } } })
+  async fixity(@Req() req: StrataRequest): Promise<Job> {
+    const body = ((await readJsonBody(req)) ?? {}) as Record<string, unknown>;
+    if (typeof body !== 'object' || Array.isArray(body))
+      throw badRequest('the body must be a JSON object');
+    const unknown = Object.keys(body).filter(
+      (k) => !['tier', 'samplePercent', 'includeCold'].includes(k),
+    );
+    if (unknown.length > 0) throw badRequest(`unknown field(s): ${unknown.join(', ')}`);
+    const { tier = null, samplePercent = 100, includeCold = false } = body;
+    if (tier !== null && !TIER_NAMES.includes(tier as TierName)) {
+      throw badRequest(`tier must be one of ${TIER_NAMES.join(', ')}`);
+    }
+    if (typeof samplePercent !== 'number' || !(samplePercent >= 1 && samplePercent <= 100)) {
+      throw badRequest('samplePercent must be a number from 1 to 100');
+    }
+    if (typeof includeCold !== 'boolean') throw badRequest('includeCold must be true or false');
+    return this.fixityService.request({
+      tier: tier as TierName | null,
+      samplePercent,
+      includeCold,
+      actor: req.strataUser?.name ?? 'unknown',
+      actorHost: req.ip ?? null,
+    });
+  }
+
   /** A background job: status, progress (objects and bytes done of the total), error. */
   @Get('jobs/:id')
   async job(@Param('id') id: string): Promise<Job> {
-    const job = await this.mover.getJob(id);
+    const job = await this.mover.getJob(id); // any kind of job
     if (!job) throw notFound('no such job');
     return job;
   }

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AuditModule } from '../audit/index.js';
 import { StorageModule } from '../storage/index.js';
+import { FixityService } from './fixity.service.js';
 import { TieringController } from './tiering.controller.js';
 import { TIERING_OPTIONS, TierMover, type TieringOptions } from './tier-mover.service.js';
 
@@ -11,9 +12,9 @@ export class TieringModule {
     return {
       module: TieringModule,
       imports: [StorageModule, AuditModule],
-      providers: [{ provide: TIERING_OPTIONS, useValue: options }, TierMover],
+      providers: [{ provide: TIERING_OPTIONS, useValue: options }, TierMover, FixityService],
       controllers: options.http ? [TieringController] : [],
-      exports: [TierMover],
+      exports: [TierMover, FixityService],
     };
   }
 }

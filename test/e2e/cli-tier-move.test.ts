@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
 import { buildServer, CHILD_DIST, removeServerBuild, startChild } from '../support/crash-child.js';
-import { createTestBucket } from '../support/s3.js';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { createTestBucket, testS3Client } from '../support/s3.js';
 import { stow } from '../support/stow-client.js';
 import { startTestStrata, testEnv } from '../support/strata-harness.js';
 import { createTestDatabase } from '../support/test-database.js';
@@ -88,6 +89,27 @@ describe('strata tier move (CLI)', () => {
     } finally {
       await db.end();
     }
+  });
+
+  it('strata fsck checks every copy and exits 0 when all are good, 1 when one is lost', async () => {
+    const good = await cli(['fsck', '--include-cold'], env);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toMatch(/3 checked, 3 good, 0 missing, 0 corrupt/);
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    try {
+      // Lose one copy (warm, on S3) behind the archive's back: nothing to repair it from.
+      const { rows } = await db.query<{ key: string }>(`SELECT key FROM locations LIMIT 1`);
+      await testS3Client().send(new DeleteObjectCommand({ Bucket: bucket, Key: rows[0]!.key }));
+    } finally {
+      await db.end();
+    }
+    const bad = await cli(['fsck', '--tier', 'warm'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(
+      /3 checked, 2 good, 1 missing, 0 corrupt, 0 repaired, 1 with no good copy left/,
+    );
+    expect((await cli(['fsck', '--sample', '0%'], env)).code).toBe(2);
   });
 
   it('usage errors exit 2 and say what is wrong; an unknown study exits 1', async () => {

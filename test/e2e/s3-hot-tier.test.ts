@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeInstance } from '../../src/dicom/testing/index.js';
 import { hasTool, runTool } from '../support/interop.js';
-import { datasetOf, parseMultipart } from '../support/multipart.js';
 import { createTestBucket, s3BackendYaml, s3Directory } from '../support/s3.js';
 import { stow } from '../support/stow-client.js';
 import { startTestStrata, type TestStrata } from '../support/strata-harness.js';
+import { retrieveDataset } from '../support/wado-client.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 
@@ -18,23 +18,8 @@ function allFiles(dir: string): string[] {
   );
 }
 
-async function retrieve(s: TestStrata, i: ReturnType<typeof makeInstance>): Promise<Buffer> {
-  const res = await fetch(
-    `${s.httpUrl}/dicomweb/studies/${i.studyInstanceUid}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}`,
-    {
-      headers: {
-        authorization: s.auth,
-        accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
-      },
-    },
-  );
-  expect(res.status).toBe(200);
-  const [part] = parseMultipart(
-    Buffer.from(await res.arrayBuffer()),
-    res.headers.get('content-type')!,
-  );
-  return datasetOf(part!.body);
-}
+const retrieve = (s: TestStrata, i: ReturnType<typeof makeInstance>) =>
+  retrieveDataset(s.httpUrl, s.auth, i);
 
 describe('the hot tier on S3 (s3rver): ingest writes there, reads come back from there', () => {
   let s: TestStrata;

@@ -11,12 +11,12 @@ import {
   removeServerBuild,
   startChild,
 } from '../support/crash-child.js';
-import { datasetOf, parseMultipart } from '../support/multipart.js';
 import { createTestBucket } from '../support/s3.js';
 import { stow } from '../support/stow-client.js';
 import { TEST_TOKEN } from '../support/strata-harness.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { expectBackendsMatchLocations, threeTierYaml } from '../support/tiers.js';
+import { retrieveDataset } from '../support/wado-client.js';
 
 const AUTH = `Bearer ${TEST_TOKEN}`;
 const CT = '1.2.840.10008.5.1.4.1.1.2';
@@ -92,21 +92,7 @@ describe('a tier move killed at every journal step resumes at the restart', () =
         );
         expect(tiers.rows).toEqual([{ tier: 'warm', n: 3 }]);
         for (const i of instances) {
-          const r = await fetch(
-            `${server.httpUrl}/dicomweb/studies/${study}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}`,
-            {
-              headers: {
-                authorization: AUTH,
-                accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
-              },
-            },
-          );
-          expect(r.status).toBe(200);
-          const [part] = parseMultipart(
-            Buffer.from(await r.arrayBuffer()),
-            r.headers.get('content-type')!,
-          );
-          expect(datasetOf(part!.body).equals(i.dataset)).toBe(true);
+          expect((await retrieveDataset(server.httpUrl, AUTH, i)).equals(i.dataset)).toBe(true);
         }
         await expectBackendsMatchLocations(
           async (text) => (await db.query<{ backend: string; key: string }>(text)).rows,

@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
-import { datasetOf, parseMultipart } from '../support/multipart.js';
 import { createTestBucket, s3Directory } from '../support/s3.js';
-import { stow } from '../support/stow-client.js';
 import { startTestStrata, type TestStrata } from '../support/strata-harness.js';
+import { callApi, retrieveDataset, stowAll } from '../support/wado-client.js';
 import { expectBackendsMatchLocations, folderKeys, threeTierYaml } from '../support/tiers.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
@@ -30,17 +29,7 @@ describe('tier moves: copy → verify → add → remove, across filesystem and 
   const seriesB = newUid();
   let instances: Instance[];
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${s.httpUrl}${path}`, {
-      method,
-      headers: { authorization: s.auth, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return {
-      status: res.status,
-      body: (await res.json().catch(() => null)) as Record<string, unknown>,
-    };
-  };
+  const api = (method: string, path: string, body?: unknown) => callApi(s, method, path, body);
 
   async function move(path: string, tier: string): Promise<JobView> {
     const res = await api('POST', path, { tier });
@@ -57,23 +46,7 @@ describe('tier moves: copy → verify → add → remove, across filesystem and 
     throw new Error(`job ${id} did not finish`);
   }
 
-  async function retrieve(i: Instance): Promise<Buffer> {
-    const res = await fetch(
-      `${s.httpUrl}/dicomweb/studies/${i.studyInstanceUid}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}`,
-      {
-        headers: {
-          authorization: s.auth,
-          accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
-        },
-      },
-    );
-    expect(res.status).toBe(200);
-    const [part] = parseMultipart(
-      Buffer.from(await res.arrayBuffer()),
-      res.headers.get('content-type')!,
-    );
-    return datasetOf(part!.body);
-  }
+  const retrieve = (i: Instance) => retrieveDataset(s.httpUrl, s.auth, i);
 
   const tiersOf = async () => {
     const { body } = await api('GET', `/api/studies/${study}`);
@@ -118,15 +91,11 @@ describe('tier moves: copy → verify → add → remove, across filesystem and 
         }),
       ),
     ];
-    expect(
-      (
-        await stow(
-          s.httpUrl,
-          s.auth,
-          instances.map((i) => i.part10),
-        )
-      ).status,
-    ).toBe(200);
+    await stowAll(
+      s.httpUrl,
+      s.auth,
+      instances.map((i) => i.part10),
+    );
   });
   afterAll(async () => {
     await s?.stop();

@@ -1,0 +1,67 @@
+import { type DynamicModule, type INestApplicationContext, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Presets, SingleBar } from 'cli-progress';
+import { ConfigModule, loadConfig, type StrataConfig } from '../config/index.js';
+import { type Database, DatabaseModule, openDatabase } from '../database/index.js';
+import { type Job, TieringModule } from '../tiering/index.js';
+
+@Module({})
+class TieringCliModule {
+  static forRoot(config: StrataConfig, database: Database): DynamicModule {
+    return {
+      module: TieringCliModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot(database),
+        // Only the job asked for: no resuming of others, no schedule, no HTTP.
+        TieringModule.forRoot({ resumeJobs: false, http: false }),
+      ],
+    };
+  }
+}
+
+/** Opens the database and the tiering services for one CLI command, and closes them after. */
+export async function withTieringApp<T>(
+  log: { log: (m: string) => void; warn: (m: string) => void },
+  work: (app: INestApplicationContext, db: Database) => Promise<T>,
+): Promise<T> {
+  const config = loadConfig();
+  const db = await openDatabase(config, log);
+  const app = await NestFactory.createApplicationContext(
+    TieringCliModule.forRoot(config, db.database),
+    { logger: ['error', 'warn'] },
+  );
+  try {
+    return await work(app, db.database);
+  } finally {
+    await app.close();
+    await db.close();
+  }
+}
+
+/** Shows a job's progress on stderr until `finished` resolves; returns the job as it ended. */
+export async function followJob(
+  label: string,
+  get: () => Promise<Job | null>,
+  finished: Promise<void>,
+): Promise<Job> {
+  const bar = new SingleBar(
+    { format: `${label} |{bar}| {value}/{total} objects, {mb} MB`, hideCursor: true },
+    Presets.shades_classic,
+  );
+  bar.start(1, 0, { mb: '0.0' });
+  const show = (j: Job) => {
+    bar.setTotal(Math.max(j.total, 1));
+    bar.update(j.done, { mb: (j.bytesDone / 1e6).toFixed(1) });
+  };
+  const timer = setInterval(() => void get().then((j) => j && show(j)), 200);
+  try {
+    await finished;
+  } finally {
+    clearInterval(timer);
+  }
+  const end = (await get())!;
+  show(end);
+  bar.stop();
+  return end;
+}
