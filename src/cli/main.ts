@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { openDatabase, SchemaTooNewError } from '../database/index.js';
+import { EXPORT_USAGE, exportCommand } from './export.command.js';
 import { FSCK_USAGE, fsckCommand } from './fsck.command.js';
 import { TIER_USAGE, tierCommand } from './tier-move.command.js';
 
@@ -11,6 +12,7 @@ commands:
   migrate     apply pending database migrations (the server also does this at start)
   tier move   move a study or series to another tier (strata tier move --help)
   fsck        check stored copies against their digests, repair bad ones (strata fsck --help)
+  export      disaster-recovery export of a study as OpenPGP messages or DICOM files (--help)
   help        show this help
 
 The CLI reads the same environment and config file as the server (see README.md).`;
@@ -52,6 +54,12 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return fsckCommand(argv.slice(1), quietLogger);
+    case 'export':
+      if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(EXPORT_USAGE);
+        return 0;
+      }
+      return exportCommand(argv.slice(1), quietLogger);
     case undefined:
     case 'help':
     case '--help':

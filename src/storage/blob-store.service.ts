@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { type TierConfig, type TierName } from '../config/index.js';
 import {
   type BlobBackend,
@@ -146,6 +146,29 @@ export class BlobStore {
     const sessionKey = await this.keys.existingForStudy(studyUid);
     const ciphertext = await this.backend(location.backend).get(location.key);
     return this.pgp.decrypt(ciphertext, sessionKey);
+  }
+
+  /**
+   * A self-contained OpenPGP message (RFC 9580) of `prefix ++ plaintext` for disaster recovery:
+   * every recipient's PKESK (archive and escrow keys), then one SEIPDv2 packet made afresh under the
+   * study's session key, so the message decrypts with any of those private keys to, for example, a
+   * whole Part 10 file. Streams; nothing is written in plaintext.
+   */
+  async exportMessage(location: BlobLocation, studyUid: string, prefix: Buffer): Promise<Readable> {
+    const sessionKey = await this.keys.existingForStudy(studyUid);
+    const sealer = this.pgp.sealer(sessionKey);
+    if (!sealer) throw new Error('this study key cannot be re-sealed natively (not AES-256/GCM)');
+    const pkesks = await this.keys.allPkesks(studyUid);
+    const plain = await this.openPlaintext(location, studyUid);
+    return Readable.from(
+      (async function* () {
+        yield* pkesks;
+        yield* sealer.update(prefix);
+        for await (const chunk of plain as AsyncIterable<Buffer>) yield* sealer.update(chunk);
+        yield* sealer.final();
+      })(),
+      { objectMode: false },
+    );
   }
 
   /** The stored ciphertext (an SEIPDv2 packet); prefix it with the study's PKESK to get a message. */

@@ -46,6 +46,13 @@ export class KeyService {
     return row.pkesk;
   }
 
+  /** Every recipient's PKESK packet (archive key, escrow keys): any of them opens the message. */
+  async allPkesks(studyUid: string): Promise<Buffer[]> {
+    const rows = await this.studyKeys.find(studyUid);
+    if (rows.length === 0) throw new Error('no session key is stored for this study');
+    return rows.map((r) => r.pkesk);
+  }
+
   private async resolve(studyUid: string, create: boolean): Promise<SessionKey> {
     const cached = this.cache.get(studyUid);
     if (cached) return cached;

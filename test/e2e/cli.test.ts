@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as openpgp from 'openpgp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,12 +35,13 @@ function cli(
   });
 }
 
-describe('strata tier move (CLI)', () => {
+describe('the strata CLI: tier move, fsck, export, and the embedded database of a running server', () => {
   let dataDir: string;
   let databaseUrl: string;
   let bucket: string;
   let env: Record<string, string>;
   const study = newUid();
+  let instances: ReturnType<typeof makeInstance>[];
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'strata-cli-tier-'));
@@ -51,9 +54,7 @@ describe('strata tier move (CLI)', () => {
       databaseUrl,
       configYaml: threeTierYaml(dataDir, bucket),
     });
-    const instances = [0, 1, 2].map(() =>
-      makeInstance({ studyInstanceUid: study, sopClassUid: CT }),
-    );
+    instances = [0, 1, 2].map(() => makeInstance({ studyInstanceUid: study, sopClassUid: CT }));
     expect(
       (
         await stow(
@@ -86,6 +87,59 @@ describe('strata tier move (CLI)', () => {
       );
       expect(audit.rows[0]).toMatchObject({ outcome: 'success' });
       expect(audit.rows[0].actor).toMatch(/^cli:/);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it('strata export writes self-contained OpenPGP messages and plain DICOM files, with digests', async () => {
+    for (const format of ['pgp', 'dcm'] as const) {
+      const out = join(dataDir, `export-${format}`);
+      const r = await cli(['export', '--study', study, '--format', format, '--out', out], env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/exported 3 of 3 instance\(s\)/);
+      const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {
+        files: { file: string; sopInstanceUid: string; sha256: string }[];
+      };
+      expect(manifest.files).toHaveLength(3);
+      const sums = readFileSync(join(out, 'SHA256SUMS'), 'utf8');
+      for (const f of manifest.files) {
+        const bytes = readFileSync(join(out, f.file));
+        expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.sha256);
+        expect(sums).toContain(`${f.sha256}  ${f.file}`);
+        const original = instances.find((i) => i.sopInstanceUid === f.sopInstanceUid)!;
+        let part10 = bytes;
+        if (format === 'pgp') {
+          // Only the private key and its passphrase are needed: a standard OpenPGP message.
+          const privateKey = await openpgp.decryptKey({
+            privateKey: await openpgp.readPrivateKey({
+              armoredKey: readFileSync(join(dataDir, 'keys', 'archive.private.asc'), 'utf8'),
+            }),
+            passphrase: env.STRATA_KEY_PASSPHRASE!,
+          });
+          const { data } = await openpgp.decrypt({
+            message: await openpgp.readMessage({ binaryMessage: bytes }),
+            decryptionKeys: privateKey,
+            format: 'binary',
+          });
+          part10 = Buffer.from(data as Uint8Array);
+        }
+        expect(part10.subarray(128, 132).toString('latin1')).toBe('DICM');
+        expect(
+          part10.subarray(part10.length - original.dataset.length).equals(original.dataset),
+        ).toBe(true);
+      }
+    }
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    try {
+      const audit = await db.query(
+        `SELECT outcome, instances FROM audit_events WHERE action = 'study.exported' ORDER BY seq`,
+      );
+      expect(audit.rows).toEqual([
+        { outcome: 'success', instances: 3 },
+        { outcome: 'success', instances: 3 },
+      ]);
     } finally {
       await db.end();
     }
