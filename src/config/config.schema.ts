@@ -35,6 +35,12 @@ const s3BackendSchema = z
      * `endpoint` is set).
      */
     checksums: z.enum(['when-supported', 'when-required']).optional(),
+    /**
+     * Tests and demos only: simulate Glacier restores (objects of GLACIER / DEEP_ARCHIVE classes
+     * readable this many seconds after a restore is requested) on S3-compatible servers that have
+     * no archive classes. Never with real S3.
+     */
+    simulateRestoreSeconds: z.number().int().min(0).max(86_400).optional(),
   })
   .strict()
   .refine((b) => (b.accessKeyId === undefined) === (b.secretAccessKey === undefined), {

@@ -160,6 +160,7 @@ function storageLayout(
               maxAttempts: b.maxAttempts ?? 5,
               partSizeBytes: (b.partSizeMiB ?? 16) * 1024 * 1024,
               checksums: b.checksums ?? (b.endpoint ? 'when-required' : 'when-supported'),
+              simulateRestoreSeconds: b.simulateRestoreSeconds ?? null,
             };
     }
   }

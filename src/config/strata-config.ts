@@ -73,6 +73,8 @@ export interface S3BackendConfig {
   maxAttempts: number;
   partSizeBytes: number;
   checksums: 'when-supported' | 'when-required';
+  /** Tests and demos: Glacier restores simulated in front of the server (SimulatedArchiveBackend). */
+  simulateRestoreSeconds: number | null;
 }
 
 export type BackendConfig = FilesystemBackendConfig | S3BackendConfig;

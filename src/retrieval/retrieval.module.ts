@@ -6,6 +6,7 @@ import { BulkDataService } from './bulkdata.service.js';
 import { MetadataService } from './metadata.service.js';
 import { QidoController } from './qido.controller.js';
 import { QidoService } from './qido.service.js';
+import { RestoreCoordinator } from './restore-coordinator.service.js';
 import { RetrievalAudit } from './retrieval-audit.service.js';
 import { WadoController } from './wado.controller.js';
 import { WadoService } from './wado.service.js';
@@ -14,7 +15,14 @@ import { WadoService } from './wado.service.js';
 @Module({
   imports: [CatalogModule, StorageModule, AuditModule],
   controllers: [QidoController, WadoController],
-  providers: [QidoService, WadoService, MetadataService, BulkDataService, RetrievalAudit],
+  providers: [
+    QidoService,
+    WadoService,
+    MetadataService,
+    BulkDataService,
+    RetrievalAudit,
+    RestoreCoordinator,
+  ],
   exports: [QidoService],
 })
 export class RetrievalModule {}

@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { type CatalogReadService, type RetrievableInstance } from '../catalog/index.js';
 import { type BlobStore } from '../storage/index.js';
 import { type RetrievalAudit, type RetrievalRecord } from './retrieval-audit.service.js';
+import { type RestoreCoordinator } from './restore-coordinator.service.js';
 import { WadoService } from './wado.service.js';
 
 /** An express Response stand-in: a Writable that records what was written and how it ended. */
@@ -76,7 +77,11 @@ function setup(instances: RetrievableInstance[], open: (key: string) => Readable
   const audit = {
     retrieved: vi.fn(async (r: RetrievalRecord) => void records.push(r)),
   } as unknown as RetrievalAudit;
-  const service = new WadoService(catalog, blobs, audit);
+  // Hot copies: nothing to restore.
+  const restores = {
+    check: vi.fn(async () => ({ ready: true })),
+  } as unknown as RestoreCoordinator;
+  const service = new WadoService(catalog, blobs, audit, restores);
   const who = { actor: 'tester', role: 'admin', host: '127.0.0.1' };
   return { service, records, blobs, who };
 }

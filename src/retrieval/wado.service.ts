@@ -12,6 +12,7 @@ import { type TransferSyntaxChoice } from './accept.js';
 import { problem, type Requester } from './http.js';
 import { logStop, notFound } from './retrieval-errors.js';
 import { MultipartWriter } from './multipart-writer.js';
+import { RestoreCoordinator } from './restore-coordinator.service.js';
 import { RetrievalAudit } from './retrieval-audit.service.js';
 
 /**
@@ -28,6 +29,7 @@ export class WadoService {
     private readonly catalog: CatalogReadService,
     private readonly blobs: BlobStore,
     private readonly audit: RetrievalAudit,
+    private readonly restores: RestoreCoordinator,
   ) {}
 
   async retrieve(
@@ -51,6 +53,21 @@ export class WadoService {
     }
     if (instances.some((i) => i.location === null)) {
       throw problem(503, 'an instance has no readable copy at the moment; try again later');
+    }
+    const restore = await this.restores.check(
+      filter.studyInstanceUid,
+      instances.map((i) => i.location!),
+      who,
+    );
+    if (!restore.ready) {
+      const seconds = Math.max(1, Math.ceil((restore.expectedAt.getTime() - Date.now()) / 1000));
+      res.setHeader('Retry-After', String(seconds));
+      throw problem(
+        503,
+        `study ${filter.studyInstanceUid} is being restored from archive storage and is not yet ` +
+          `available; expected by ${restore.expectedAt.toISOString()}`,
+        { studyInstanceUid: filter.studyInstanceUid, expectedAt: restore.expectedAt.toISOString() },
+      );
     }
 
     // Opening the first object before the status line lets a storage or key failure still be a 500.

@@ -2,6 +2,7 @@ import { type StrataConfig } from '../config/index.js';
 import { type BlobBackend } from './backend.js';
 import { FilesystemBackend } from './filesystem.backend.js';
 import { S3Backend } from './s3.backend.js';
+import { SimulatedArchiveBackend } from './simulated-archive.backend.js';
 
 /**
  * Builds every configured backend and checks that each can be used: a filesystem root that can
@@ -19,9 +20,12 @@ export async function openBackends(
         backends.set(id, backend);
         await backend.init({ prepareShards: storage.tiers.hot.backend === id });
       } else if (config.type === 's3') {
-        const backend = new S3Backend(id, config);
-        backends.set(id, backend);
-        await backend.init();
+        const s3 = new S3Backend(id, config);
+        backends.set(id, s3);
+        await s3.init();
+        if (config.simulateRestoreSeconds !== null) {
+          backends.set(id, new SimulatedArchiveBackend(s3, config.simulateRestoreSeconds));
+        }
       } else {
         throw new Error(`storage backend '${id}': unknown type`);
       }

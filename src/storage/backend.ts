@@ -14,6 +14,9 @@ export interface ByteRange {
   end?: number;
 }
 
+/** 'archived': a restore is needed before reading; 'in-progress': asked, not ready yet. */
+export type RestoreState = 'ready' | 'archived' | 'in-progress';
+
 export interface WriteOptions {
   /** S3 storage class (the tier's); ignored by backends that have none. */
   storageClass?: string;
@@ -52,6 +55,14 @@ export interface BlobBackend {
   openWriter(key?: string, options?: WriteOptions): ObjectWriter;
   /** Releases what the backend holds (connections, a file made in advance). */
   close(): Promise<void>;
+  /**
+   * Backends with archive storage classes (S3 Glacier): whether an object can be read now,
+   * and asking for it to be restored (`get` fails with code NOT_RESTORED until it is).
+   */
+  restoreState?(key: string): Promise<RestoreState>;
+  requestRestore?(key: string, options: { days: number; tier: string }): Promise<void>;
+  /** How long a restore at this speed takes here, when the backend knows better than AWS's table. */
+  restoreEstimateSeconds?(tier: string): number;
   get(key: string, range?: ByteRange): Promise<Readable>;
   head(key: string): Promise<{ size: number; modifiedAt: Date } | null>;
   delete(key: string): Promise<void>;

@@ -4,6 +4,7 @@ import { type TierConfig, type TierName } from '../config/index.js';
 import {
   type BlobBackend,
   type BlobLocation,
+  type RestoreState,
   randomObjectKey,
   type WriteOptions,
 } from './backend.js';
@@ -176,6 +177,36 @@ export class BlobStore {
     return this.backend(location.backend).get(location.key);
   }
 
+  /** Whether a copy can be read now: copies on a tier with `restore` may need one first. */
+  async restoreState(location: BlobLocation): Promise<RestoreState> {
+    const backend = this.backend(location.backend);
+    const tier = this.tiers[location.tier as TierName] as TierConfig | undefined;
+    if (!tier?.restore || !backend.restoreState) return 'ready';
+    return backend.restoreState(location.key);
+  }
+
+  /** Asks for a copy to be restored (the tier's days and speed); returns the expected wait. */
+  async requestRestore(location: BlobLocation): Promise<{ expectedSeconds: number }> {
+    const backend = this.backend(location.backend);
+    const restore = (this.tiers[location.tier as TierName] as TierConfig | undefined)?.restore;
+    if (!restore || !backend.requestRestore) return { expectedSeconds: 0 };
+    await backend.requestRestore(location.key, restore);
+    return {
+      expectedSeconds:
+        backend.restoreEstimateSeconds?.(restore.tier) ?? RESTORE_ESTIMATE_SECONDS[restore.tier],
+    };
+  }
+
+  /** Whether a tier keeps objects in an archive class (reading needs a restore first). */
+  isArchiveTier(tier: TierName): boolean {
+    return this.tiers[tier].restore !== null;
+  }
+
+  /** The stored size of an object, or null when it is not there (no read, no restore needed). */
+  async storedSize(location: Pick<BlobLocation, 'backend' | 'key'>): Promise<number | null> {
+    return (await this.backend(location.backend).head(location.key))?.size ?? null;
+  }
+
   /** The backend id a tier's objects go to. */
   backendOf(tier: TierName): string {
     return this.tiers[tier].backend;
@@ -258,6 +289,13 @@ export class BlobStore {
     return [...this.backends.values()];
   }
 }
+
+/** What AWS documents for Glacier Flexible Retrieval: minutes, 3-5 hours, 5-12 hours. */
+const RESTORE_ESTIMATE_SECONDS: Record<string, number> = {
+  Expedited: 5 * 60,
+  Standard: 5 * 3600,
+  Bulk: 12 * 3600,
+};
 
 function writeOptions(tier: TierConfig): WriteOptions {
   return tier.storageClass ? { storageClass: tier.storageClass } : {};

@@ -1,4 +1,9 @@
-export { type BlobBackend, type BlobLocation, type ByteRange } from './backend.js';
+export {
+  type BlobBackend,
+  type BlobLocation,
+  type ByteRange,
+  type RestoreState,
+} from './backend.js';
 export { BlobStore, type StagedBlob, type WrittenBlob } from './blob-store.service.js';
 export { FilesystemBackend } from './filesystem.backend.js';
 export { KeyService } from './key.service.js';

@@ -4,9 +4,11 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  RestoreObjectCommand,
   S3Client,
   type S3ClientConfig,
   type StorageClass,
+  type Tier,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -16,10 +18,14 @@ import {
   type BlobBackend,
   type ByteRange,
   type ObjectWriter,
+  type RestoreState,
   type WriteOptions,
   randomObjectKey,
   writeAll,
 } from './backend.js';
+
+/** Storage classes whose objects must be restored before they can be read. */
+const ARCHIVE_CLASSES: ReadonlySet<string> = new Set(['GLACIER', 'DEEP_ARCHIVE']);
 
 /** Parts uploaded in parallel by one multipart upload: memory is at most this × the part size. */
 const QUEUE_SIZE = 4;
@@ -148,6 +154,38 @@ export class S3Backend implements BlobBackend {
     } catch (error) {
       if (isNotFound(error)) return null;
       throw this.failure('head', key, error);
+    }
+  }
+
+  /** From HeadObject: the storage class and the `x-amz-restore` state. */
+  async restoreState(key: string): Promise<RestoreState> {
+    try {
+      const out = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }),
+      );
+      if (out.Restore) return /ongoing-request="true"/.test(out.Restore) ? 'in-progress' : 'ready';
+      return out.StorageClass && ARCHIVE_CLASSES.has(out.StorageClass) ? 'archived' : 'ready';
+    } catch (error) {
+      throw this.failure('head', key, error);
+    }
+  }
+
+  async requestRestore(key: string, options: { days: number; tier: string }): Promise<void> {
+    try {
+      await this.client.send(
+        new RestoreObjectCommand({
+          Bucket: this.config.bucket,
+          Key: this.objectKey(key),
+          RestoreRequest: {
+            Days: options.days,
+            GlacierJobParameters: { Tier: options.tier as Tier },
+          },
+        }),
+      );
+    } catch (error) {
+      // Asked already: that is what we want.
+      if (describe(error).code === 'RestoreAlreadyInProgress') return;
+      throw this.failure('restore', key, error);
     }
   }
 

@@ -54,6 +54,7 @@ export function s3BackendConfig(
     maxAttempts: 3,
     partSizeBytes: 5 * 1024 * 1024,
     checksums: 'when-required',
+    simulateRestoreSeconds: null,
     ...overrides,
   };
 }

@@ -1,0 +1,101 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
+import { createTestBucket, s3Endpoint } from '../support/s3.js';
+import { startTestStrata, type TestStrata } from '../support/strata-harness.js';
+import { callApi, retrieveDataset, stowAll } from '../support/wado-client.js';
+
+const CT = '1.2.840.10008.5.1.4.1.1.2';
+
+/**
+ * Reads from an archive storage class. s3rver has no Glacier semantics, so the cold tier's backend
+ * runs with `simulateRestoreSeconds` (SimulatedArchiveBackend in front of the real s3rver): GLACIER
+ * objects answer InvalidObjectState until a restore is requested and 2 s have passed.
+ */
+describe('reading a study from the cold tier (Glacier): restore, "not yet", then served', () => {
+  let s: TestStrata;
+  let dataDir: string;
+  const study = newUid();
+  let instances: ReturnType<typeof makeInstance>[];
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'strata-restore-'));
+    const bucket = await createTestBucket();
+    s = await startTestStrata({
+      dataDir,
+      configYaml: `storage:
+  backends:
+    local: { type: filesystem, path: '${join(dataDir, 'objects', 'hot')}' }
+    glacier: { type: s3, bucket: ${bucket}, endpoint: '${s3Endpoint()}', forcePathStyle: true, accessKeyId: S3RVER, secretAccessKey: S3RVER, simulateRestoreSeconds: 2 }
+  tiers:
+    hot: { backend: local }
+    cold: { backend: glacier, storageClass: GLACIER, restore: { days: 1, tier: Expedited } }
+`,
+    });
+    instances = [0, 1, 2].map(() => makeInstance({ studyInstanceUid: study, sopClassUid: CT }));
+    await stowAll(
+      s.httpUrl,
+      s.auth,
+      instances.map((i) => i.part10),
+    );
+    const moved = await callApi(s, 'POST', `/api/studies/${study}/move`, { tier: 'cold' });
+    expect(moved.status).toBe(202);
+    for (let n = 0; n < 200; n++) {
+      const { body } = await callApi(s, 'GET', `/api/jobs/${String(moved.body.id)}`);
+      if (body.status === 'done') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+  afterAll(async () => {
+    await s?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const wado = () =>
+    fetch(`${s.httpUrl}/dicomweb/studies/${study}`, {
+      headers: {
+        authorization: s.auth,
+        accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
+      },
+    });
+  const restoreRequests = async () =>
+    (
+      await s.running.database.database.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM audit_events WHERE action = 'study.restore-requested' AND study_instance_uid = $1`,
+        [study],
+      )
+    )[0]!.n;
+
+  it('the first read asks for the restore and answers 503 with Retry-After and when', async () => {
+    const res = await wado();
+    expect(res.status).toBe(503);
+    const retryAfter = Number(res.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(3);
+    expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    const body = (await res.json()) as {
+      detail: string;
+      studyInstanceUid: string;
+      expectedAt: string;
+    };
+    expect(body.studyInstanceUid).toBe(study);
+    expect(body.detail).toMatch(/being restored .* not yet available; expected by/);
+    expect(Date.parse(body.expectedAt)).toBeGreaterThan(Date.now());
+    expect(await restoreRequests()).toBe(1);
+  });
+
+  it('reads meanwhile get the same answer, and no second restore request', async () => {
+    expect((await wado()).status).toBe(503);
+    expect((await wado()).status).toBe(503);
+    expect(await restoreRequests()).toBe(1);
+  });
+
+  it('once restored, the study is served byte for byte', async () => {
+    await new Promise((r) => setTimeout(r, 2_200));
+    for (const i of instances) {
+      expect((await retrieveDataset(s.httpUrl, s.auth, i)).equals(i.dataset)).toBe(true);
+    }
+  });
+});
