@@ -7,7 +7,8 @@
  *   BENCH_REPEAT=3                      runs per measurement (the median is reported)
  *   BENCH_ONLY=strata,storescp,orthanc  receivers to measure
  *   BENCH_DATASETS=ct512k,small52k      datasets (generated into bench/.work/datasets if absent)
- *   BENCH_PROTOCOLS=cstore,stow         C-STORE and/or STOW-RS (STOW-RS uses ct512k)
+ *   BENCH_PROTOCOLS=cstore,stow,tiers   C-STORE, STOW-RS (uses ct512k), and the tier benchmark
+ *                                       (bench/tiers.ts: a hot → warm move vs raw PutObject, fixity)
  *   BENCH_STOW_CONCURRENCY=4            STOW-RS requests in flight
  *   BENCH_STOW_INSTANCES=10             instances per STOW-RS request
  *   BENCH_RUN_TIMEOUT_S=600             bound on one transfer (then recorded as failed)
@@ -44,6 +45,7 @@ import {
   writeReport,
 } from './report.js';
 import { stowAll } from './stow.js';
+import { runTierBench } from './tiers.js';
 
 const log = (line: string) => console.error(`[bench] ${line}`);
 
@@ -109,7 +111,7 @@ function settingsFromEnv(root: string, stamp: string): Settings {
       DATASET_SPECS.map((d) => d.name),
       DATASET_SPECS.map((d) => d.name),
     ),
-    protocols: list('BENCH_PROTOCOLS', ['cstore', 'stow'], ['cstore', 'stow']),
+    protocols: list('BENCH_PROTOCOLS', ['cstore', 'stow', 'tiers'], ['cstore', 'stow', 'tiers']),
     stowConcurrency: positiveInt('BENCH_STOW_CONCURRENCY', 4),
     stowInstances: positiveInt('BENCH_STOW_INSTANCES', 10),
     runTimeoutMs: positiveInt('BENCH_RUN_TIMEOUT_S', 600) * 1000,
@@ -460,6 +462,15 @@ async function main(): Promise<void> {
   console.log(`${NAGLE_NOTE}. Medians of ${settings.repeat} run(s); MB = 10^6 bytes.\n`);
   console.log(textTable(report.summaries));
   console.log(`\nwritten: ${files.json}\n         ${files.md}`);
+  if (settings.protocols.includes('tiers')) {
+    try {
+      const tiers = await runTierBench(root);
+      console.log(`written: ${tiers.json}\n         ${tiers.md}`);
+    } catch (error) {
+      console.log(`the tier benchmark failed: ${errorText(error)}`);
+      process.exitCode = 1;
+    }
+  }
   const failed = measurements.filter((m) => !m.ok).length;
   if (failed > 0) {
     console.log(

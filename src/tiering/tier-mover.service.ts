@@ -14,6 +14,9 @@ import { type MoveEntry, MoveJournalRepository } from './move-journal.repository
 
 export const MOVE_JOB = 'tier-move';
 
+/** Objects of one job moved at the same time (memory: one stream chunk per object in flight). */
+const MOVES_IN_FLIGHT = 4;
+
 export const TIERING_OPTIONS = Symbol('TIERING_OPTIONS');
 
 export interface TieringOptions {
@@ -173,44 +176,61 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
     let done = 0;
     let bytes = 0;
     const targetBackend = this.blobs.backendOf(p.tier);
+    const tasks: (() => Promise<number>)[] = [];
     // Blobs whose move a crash interrupted first (their copies may already have changed).
     for (const entry of journaled.values()) {
-      if (this.stopping) return;
-      await this.advance(entry, p.studyInstanceUid);
       byBlob.delete(entry.blobId);
-      done++;
-      bytes += entry.storedSize;
-      await this.jobs.progress(job.id, done, bytes);
+      tasks.push(async () => {
+        await this.advance(entry, p.studyInstanceUid);
+        return entry.storedSize;
+      });
     }
     for (const [blobId, blobCopies] of byBlob) {
-      if (this.stopping) return;
       const there = blobCopies.find((c) => c.tier === p.tier && c.backend === targetBackend);
       const source = there ?? blobCopies[0]!;
       if (there && blobCopies.length === 1) {
+        tasks.push(async () => 0); // already where it should be
+        continue;
+      }
+      tasks.push(async () => {
+        const entry = await this.journal.plan(
+          {
+            jobId: job.id,
+            blobId,
+            fromLocationId: source.locationId,
+            from: { backend: source.backend, key: source.key },
+            to: there
+              ? { backend: there.backend, key: there.key, tier: p.tier }
+              : { backend: targetBackend, key: this.blobs.newKey(), tier: p.tier },
+            storedSize: source.storedSize,
+          },
+          // A copy on the target tier exists: only the others are left to remove.
+          there ? 'added' : 'planned',
+        );
+        this.failpoint(entry.step);
+        await this.advance(entry, p.studyInstanceUid);
+        return there ? 0 : source.storedSize;
+      });
+    }
+    // A few objects in flight: each one's steps are sequential and journaled on their own, and
+    // the transfers of one overlap the round trips of the others.
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      while (next < tasks.length && !this.stopping && !failed) {
+        const task = tasks[next++]!;
+        try {
+          bytes += await task();
+        } catch (error) {
+          failed = true; // the others finish the object they hold, and take no more
+          throw error;
+        }
         done++;
         await this.jobs.progress(job.id, done, bytes);
-        continue; // already where it should be
       }
-      const entry = await this.journal.plan(
-        {
-          jobId: job.id,
-          blobId,
-          fromLocationId: source.locationId,
-          from: { backend: source.backend, key: source.key },
-          to: there
-            ? { backend: there.backend, key: there.key, tier: p.tier }
-            : { backend: targetBackend, key: this.blobs.newKey(), tier: p.tier },
-          storedSize: source.storedSize,
-        },
-        // A copy on the target tier exists: only the others are left to remove.
-        there ? 'added' : 'planned',
-      );
-      this.failpoint(entry.step);
-      await this.advance(entry, p.studyInstanceUid);
-      done++;
-      bytes += source.storedSize;
-      await this.jobs.progress(job.id, done, bytes);
-    }
+    };
+    await Promise.all(Array.from({ length: MOVES_IN_FLIGHT }, worker));
+    if (this.stopping) return;
     await this.jobs.finish(job.id, null);
     await this.auditJob(job, 'success', { blobs: done, bytes });
   }

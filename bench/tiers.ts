@@ -1,0 +1,213 @@
+/**
+ * Tier benchmark (part of `npm run bench`, also alone: `node dist/bench/tiers.js`): a hot → warm
+ * move of the ct512k dataset onto s3rver, beside s3rver's raw PutObject rate for the same objects
+ * (4 in flight, like the mover) in the same run; then a fixity check of the warm copies. Strata
+ * runs in this process with its embedded PostgreSQL; s3rver too. Written to
+ * bench/results/<date>-tiers-<git>.md|json.
+ *
+ *   BENCH_TIERS_INSTANCES=600   how many ct512k instances to use
+ */
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import S3rver from 's3rver';
+import { loadConfig } from '../src/config/index.js';
+import { startStrata } from '../src/strata.js';
+import { DATASET_SPECS, ensureDataset } from './datasets.js';
+import { describeMachine, gitState } from './report.js';
+import { stowAll } from './stow.js';
+
+const log = (line: string) => console.error(`[bench:tiers] ${line}`);
+const TOKEN = 'bench-admin-token-0123456789';
+const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const full = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (e.name !== '.tmp') out.push(...(await filesUnder(full)));
+    } else if ((await stat(full)).size > 0) out.push(full);
+  }
+  return out;
+}
+
+async function api(base: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return (await res.json()) as Record<string, unknown>;
+}
+
+async function waitJob(base: string, id: string): Promise<Record<string, unknown>> {
+  for (;;) {
+    const job = await api(base, 'GET', `/api/jobs/${id}`);
+    if (job.status === 'done' || job.status === 'failed') return job;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function runTierBench(root: string): Promise<{ md: string; json: string }> {
+  const work = mkdtempSync(join(tmpdir(), 'strata-bench-tiers-'));
+  // The embedded PostgreSQL runs as 'postgres' when we are root: it must traverse this folder.
+  chmodSync(work, 0o755);
+  const s3dir = join(work, 's3');
+  await mkdir(s3dir);
+  const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: s3dir });
+  const { port } = (await s3.run()) as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new S3Client({
+    region: 'us-east-1',
+    endpoint,
+    forcePathStyle: true,
+    credentials: CREDENTIALS,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  for (const Bucket of ['warm', 'raw']) await client.send(new CreateBucketCommand({ Bucket }));
+  const dataDir = join(work, 'strata');
+  await mkdir(join(dataDir, 'policies'), { recursive: true });
+  const configPath = join(work, 'strata.yaml');
+  await writeFile(
+    configPath,
+    `storage:
+  backends:
+    local: { type: filesystem, path: '${join(dataDir, 'objects', 'hot')}' }
+    archive: { type: s3, bucket: warm, endpoint: '${endpoint}', forcePathStyle: true, accessKeyId: S3RVER, secretAccessKey: S3RVER }
+  tiers:
+    hot: { backend: local }
+    warm: { backend: archive, storageClass: STANDARD_IA }
+fixity: { schedule: 'off' }
+`,
+  );
+  const config = loadConfig({
+    STRATA_DATA_DIR: dataDir,
+    STRATA_CONFIG: configPath,
+    STRATA_POLICIES_DIR: join(dataDir, 'policies'),
+    STRATA_HTTP_PORT: '0',
+    STRATA_DICOM_PORT: '0',
+    STRATA_BIND_HOST: '127.0.0.1',
+    STRATA_ADMIN_TOKEN: TOKEN,
+    STRATA_KEY_PASSPHRASE: 'bench-passphrase',
+    STRATA_LOG_LEVEL: 'warn',
+  });
+  const strata = await startStrata(config);
+  try {
+    const spec = DATASET_SPECS.find((d) => d.name === 'ct512k')!;
+    const dataset = await ensureDataset(spec, join(root, 'bench', '.work', 'datasets'), log);
+    const limit = Number(process.env.BENCH_TIERS_INSTANCES ?? dataset.files.length);
+    const files = dataset.files.slice(0, limit);
+    const stowed = await stowAll({
+      url: `${strata.httpUrl}/dicomweb/studies`,
+      headers: { authorization: `Bearer ${TOKEN}` },
+      files: files.map((f) => ({ ...f, path: join(dataset.dir, f.path) })),
+      concurrency: 4,
+      instancesPerRequest: 10,
+      timeoutMs: 600_000,
+    });
+    if (stowed.failures.length > 0) throw new Error(`STOW-RS failed: ${stowed.failures[0]}`);
+    log(`stored ${files.length} instances`);
+    const studies = [...new Set(files.map((f) => f.study))];
+
+    // The raw rate first, on the very objects the move will copy (ciphertext, as stored).
+    const objects = await filesUnder(join(dataDir, 'objects', 'hot'));
+    const bodies = await Promise.all(objects.map((f) => readFile(f)));
+    const bytes = bodies.reduce((n, b) => n + b.length, 0);
+    // As many PUTs in flight as the mover has objects in flight (4).
+    let t = performance.now();
+    let next = 0;
+    const put = async (): Promise<void> => {
+      for (let n = next++; n < bodies.length; n = next++) {
+        await client.send(
+          new PutObjectCommand({ Bucket: 'raw', Key: `raw/${n}.pgp`, Body: bodies[n]! }),
+        );
+      }
+    };
+    await Promise.all([put(), put(), put(), put()]);
+    const rawSeconds = (performance.now() - t) / 1000;
+    log(
+      `raw PutObject: ${objects.length} objects, ${(bytes / 1e6).toFixed(1)} MB in ${rawSeconds.toFixed(2)} s`,
+    );
+
+    t = performance.now();
+    for (const study of studies) {
+      const job = await api(strata.httpUrl, 'POST', `/api/studies/${study}/move`, { tier: 'warm' });
+      const end = await waitJob(strata.httpUrl, String(job.id));
+      if (end.status !== 'done') throw new Error(`move of a study failed: ${String(end.error)}`);
+    }
+    const moveSeconds = (performance.now() - t) / 1000;
+    log(`move hot → warm: ${(bytes / 1e6).toFixed(1)} MB in ${moveSeconds.toFixed(2)} s`);
+
+    t = performance.now();
+    const fixJob = await api(strata.httpUrl, 'POST', '/api/fixity', { tier: 'warm' });
+    const fix = await waitJob(strata.httpUrl, String(fixJob.id));
+    const fixSeconds = (performance.now() - t) / 1000;
+    const fixResult = fix.result as { checked: number; ok: number };
+    log(`fixity of warm: ${fixResult.checked} copies in ${fixSeconds.toFixed(2)} s`);
+
+    const date = new Date().toISOString();
+    const git = await gitState(root);
+    const machine = await describeMachine();
+    const mb = bytes / 1e6;
+    const result = {
+      date,
+      git,
+      machine,
+      objects: objects.length,
+      megabytes: Number(mb.toFixed(1)),
+      rawPutObject: { seconds: rawSeconds, mbPerSecond: mb / rawSeconds },
+      moveHotToWarm: {
+        seconds: moveSeconds,
+        mbPerSecond: mb / moveSeconds,
+        studies: studies.length,
+      },
+      moveVsRaw: rawSeconds / moveSeconds,
+      fixityWarm: {
+        seconds: fixSeconds,
+        copiesPerSecond: fixResult.checked / fixSeconds,
+        mbPerSecond: mb / fixSeconds,
+        ok: fixResult.ok,
+      },
+    };
+    const md = `# Strata tier benchmark, ${date}
+
+git: ${git.label}; ${machine.cpuModel} × ${machine.cpuCount}, ${machine.totalMemoryGB} GB, kernel ${machine.kernel}, Node ${machine.node}.
+s3rver 3.7.1 on 127.0.0.1, in the benchmark's process with Strata (embedded PostgreSQL); ${objects.length} objects (ct512k, encrypted as stored), ${mb.toFixed(1)} MB (10^6 bytes). One run.
+
+| what | seconds | MB/s | |
+| --- | ---: | ---: | --- |
+| s3rver PutObject, same objects, 4 in flight | ${rawSeconds.toFixed(2)} | ${(mb / rawSeconds).toFixed(1)} | reference |
+| move hot (filesystem) → warm (s3rver), ${studies.length} studies | ${moveSeconds.toFixed(2)} | ${(mb / moveSeconds).toFixed(1)} | ${((100 * rawSeconds) / moveSeconds).toFixed(0)} % of raw (target ≥ 70 %) |
+| fixity check of the warm copies (read, decrypt, digest) | ${fixSeconds.toFixed(2)} | ${(mb / fixSeconds).toFixed(1)} | ${(fixResult.checked / fixSeconds).toFixed(0)} copies/s, ${fixResult.ok} of ${fixResult.checked} good |
+
+A move (4 objects in flight) copies, then reads the copy back to verify it (decrypt + digest), records each step in its journal, and deletes the old object: about two object transfers and five commits per object, where the raw figure is one transfer.
+`;
+    const dir = join(root, 'bench', 'results');
+    await mkdir(dir, { recursive: true });
+    const base = join(dir, `${date.replace(/:/g, '').replace(/\.\d+Z$/, 'Z')}-tiers-${git.label}`);
+    await writeFile(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
+    await writeFile(`${base}.md`, md);
+    console.log(md);
+    return { md: `${base}.md`, json: `${base}.json` };
+  } finally {
+    await strata.close();
+    client.destroy();
+    await s3.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const isMain = resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url);
+if (isMain) {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  runTierBench(root).catch((error: unknown) => {
+    console.error(`[bench:tiers] ${error instanceof Error ? error.stack : String(error)}`);
+    process.exitCode = 1;
+  });
+}
