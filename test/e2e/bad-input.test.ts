@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import {
 import { CommandField, DATA_SET_PRESENT, decodeCommand } from '../../src/dimse/command.js';
 import { PduType, parseAssociateAc, parsePDataTf, encodeReleaseRq } from '../../src/dimse/pdu.js';
 import { rawEcho } from '../../src/dimse/testing/harness.js';
+import { filesUnder } from '../support/object-files.js';
 import {
   associateRqPdu,
   commandPdu,
@@ -119,23 +120,6 @@ interface Snapshot {
   files: string[];
   /** audit_events.seq at the time, to look at what the case recorded. */
   auditSeq: number;
-}
-
-/** Non-empty files under `dir`, relative to it. */
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const full = join(d, e.name);
-      if (e.isDirectory()) walk(full);
-      // Empty files are skipped: the backend keeps one ready for the next object.
-      else if (statSync(full, { throwIfNoEntry: false })?.size)
-        out.push(relative(dir, full).split(sep).join('/'));
-    }
-  };
-  walk(dir);
-  return out.sort();
 }
 
 const hotDir = (s: TestStrata) => join(s.dataDir, 'objects', 'hot');

@@ -1,17 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type InstanceOptions, makeInstance, newUid } from '../../src/dicom/testing/index.js';
@@ -25,6 +17,7 @@ import {
 import { hasTool, runTool } from '../support/interop.js';
 import { datasetOf, parseMultipart } from '../support/multipart.js';
 import { TEST_TOKEN } from '../support/strata-harness.js';
+import { filesUnder } from '../support/object-files.js';
 import { createTestDatabase } from '../support/test-database.js';
 
 /**
@@ -107,23 +100,6 @@ function* generate(plan: InstanceOptions[]): Generator<{ part10: Buffer; source:
       },
     };
   }
-}
-
-/** Non-empty files under `dir`, relative to it. */
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const full = join(d, e.name);
-      if (e.isDirectory()) walk(full);
-      // Empty files are skipped: the backend keeps one ready for the next object.
-      else if (statSync(full, { throwIfNoEntry: false })?.size)
-        out.push(relative(dir, full).split(sep).join('/'));
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 const hotDir = (dataDir: string) => join(dataDir, 'objects', 'hot');

@@ -1,7 +1,7 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { expect } from 'vitest';
+import { filesUnder } from './object-files.js';
 import { s3BackendYaml, testS3Client } from './s3.js';
 
 /**
@@ -21,20 +21,9 @@ export function threeTierYaml(dataDir: string, bucket: string): string {
 `;
 }
 
-/** Non-empty object files under a filesystem backend's folder, as keys. */
+/** Non-empty object files under a filesystem backend's folder, as keys (.tmp left out). */
 export function folderKeys(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const full = join(d, e.name);
-      if (e.isDirectory()) {
-        if (e.name !== '.tmp') walk(full);
-      } else if (statSync(full).size > 0) out.push(relative(dir, full).split(sep).join('/'));
-    }
-  };
-  walk(dir);
-  return out.sort();
+  return filesUnder(dir).filter((f) => !f.startsWith('.tmp/'));
 }
 
 export async function bucketKeys(bucket: string): Promise<string[]> {
