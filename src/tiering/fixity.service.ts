@@ -172,7 +172,6 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
           await this.jobs.progress(job.id, result.checked, bytes);
         }
       }
-      await this.jobs.finish(job.id, null, { ...result });
       const bad = result.missing + result.corrupt;
       await this.audit.recordAlone({
         actor: job.actor,
@@ -181,6 +180,8 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
         outcome: result.unrepaired > 0 ? 'failure' : bad > 0 ? 'warning' : 'success',
         detail: { job: job.id, tiers, samplePercent: req.samplePercent, ...result },
       });
+      // Audited first: once the job shows as ended, its audit row is there.
+      await this.jobs.finish(job.id, null, { ...result });
       if (bad > 0) {
         this.logger.warn(
           `fixity job ${job.id}: ${result.missing} missing and ${result.corrupt} corrupt copies, ` +

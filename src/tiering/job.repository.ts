@@ -86,12 +86,12 @@ export class JobRepository {
     );
   }
 
+  /** Never goes back: updates from objects moved in parallel may arrive out of order. */
   async progress(id: string, done: number, bytesDone: number): Promise<void> {
-    await this.db.query('UPDATE jobs SET done = $2, bytes_done = $3 WHERE id = $1', [
-      id,
-      done,
-      bytesDone,
-    ]);
+    await this.db.query(
+      'UPDATE jobs SET done = GREATEST(done, $2), bytes_done = GREATEST(bytes_done, $3) WHERE id = $1',
+      [id, done, bytesDone],
+    );
   }
 
   async finish(

@@ -134,8 +134,9 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
         if (this.stopping) return;
         const message = error instanceof Error ? error.message : String(error);
         this.logger.error(`tier move job ${job.id} failed: ${message}`);
-        await this.jobs.finish(job.id, message).catch(() => undefined);
+        // Audited first: once the job shows as ended, its audit row is there.
         await this.auditJob(job, 'failure', { error: message }).catch(() => undefined);
+        await this.jobs.finish(job.id, message).catch(() => undefined);
       }
     }
   }
@@ -231,8 +232,9 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
     };
     await Promise.all(Array.from({ length: MOVES_IN_FLIGHT }, worker));
     if (this.stopping) return;
-    await this.jobs.finish(job.id, null);
+    await this.jobs.progress(job.id, done, bytes);
     await this.auditJob(job, 'success', { blobs: done, bytes });
+    await this.jobs.finish(job.id, null);
   }
 
   /** Takes one blob's move from its recorded step to the end. */
