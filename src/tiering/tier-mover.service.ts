@@ -230,7 +230,11 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
         await this.jobs.progress(job.id, done, bytes);
       }
     };
-    await Promise.all(Array.from({ length: MOVES_IN_FLIGHT }, worker));
+    // Every worker ends before the job does (and before the study's lock is released), so no
+    // object of this study is still being moved when the next job for it starts.
+    const ended = await Promise.allSettled(Array.from({ length: MOVES_IN_FLIGHT }, worker));
+    const failure = ended.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
     if (this.stopping) return;
     await this.jobs.progress(job.id, done, bytes);
     await this.auditJob(job, 'success', { blobs: done, bytes });
