@@ -250,6 +250,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
     for (let attempt = 0; step !== 'done' && step !== 'failed';) {
       if (this.stopping) throw new Error('stopping');
       if (step === 'planned') {
+        await this.waitForRestore(entry);
         // A crash may have left part of the copy: start it again from nothing.
         await this.blobs.deleteObject(to);
         await this.blobs.copyToTier(from, to.tier as TierName, to.key);
@@ -294,6 +295,30 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
         for (const old of removed) await this.blobs.deleteObject(old);
         step = await this.commitStep(entry, 'done');
       }
+    }
+  }
+
+  /**
+   * A copy on an archive class (Glacier) can be read only once restored: request the restore if
+   * nobody did, and wait for it (the job shows no progress meanwhile; hours, for a Standard
+   * restore). Polls at a tenth of the expected wait, between 1 s and 1 min.
+   */
+  private async waitForRestore(entry: MoveEntry): Promise<void> {
+    const [row] = await this.db.query<{ tier: string }>(
+      'SELECT tier FROM locations WHERE id = $1',
+      [entry.fromLocationId],
+    );
+    if (!row) return; // already removed: a resumed move past this point
+    const from = { ...entry.from, tier: row.tier };
+    let state = await this.blobs.restoreState(from);
+    if (state === 'ready') return;
+    let expectedSeconds = 60;
+    if (state === 'archived') ({ expectedSeconds } = await this.blobs.requestRestore(from));
+    const pollMs = Math.min(60_000, Math.max(1_000, (expectedSeconds * 1000) / 10));
+    while (state !== 'ready') {
+      if (this.stopping) throw new Error('stopping');
+      await new Promise((r) => setTimeout(r, pollMs));
+      state = await this.blobs.restoreState(from);
     }
   }
 

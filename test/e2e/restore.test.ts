@@ -98,4 +98,38 @@ describe('reading a study from the cold tier (Glacier): restore, "not yet", then
       expect((await retrieveDataset(s.httpUrl, s.auth, i)).equals(i.dataset)).toBe(true);
     }
   });
+
+  it('a move out of the cold tier requests the restore, waits for it, then completes', async () => {
+    const other = newUid();
+    const more = [0, 1].map(() => makeInstance({ studyInstanceUid: other, sopClassUid: CT }));
+    await stowAll(
+      s.httpUrl,
+      s.auth,
+      more.map((i) => i.part10),
+    );
+    const waitJob = async (id: string) => {
+      for (let n = 0; n < 400; n++) {
+        const { body } = await callApi(s, 'GET', `/api/jobs/${id}`);
+        if (body.status === 'done' || body.status === 'failed') return body;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error('the job did not end');
+    };
+    const down = await callApi(s, 'POST', `/api/studies/${other}/move`, { tier: 'cold' });
+    expect((await waitJob(String(down.body.id))).status).toBe('done');
+    const started = Date.now();
+    const up = await callApi(s, 'POST', `/api/studies/${other}/move`, { tier: 'hot' });
+    const job = await waitJob(String(up.body.id));
+    expect(job).toMatchObject({ status: 'done', error: null });
+    // The copies were archived: the move had to wait for their (2 s) restore.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    for (const i of more) {
+      expect((await retrieveDataset(s.httpUrl, s.auth, i)).equals(i.dataset)).toBe(true);
+    }
+    const tiers = await s.running.database.database.query<{ tier: string }>(
+      `SELECT DISTINCT l.tier FROM locations l JOIN blobs b ON b.id = l.blob_fk WHERE b.study_instance_uid = $1`,
+      [other],
+    );
+    expect(tiers).toEqual([{ tier: 'hot' }]);
+  });
 });
