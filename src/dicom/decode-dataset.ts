@@ -1,6 +1,7 @@
 import dcmjs from 'dcmjs';
 import { DicomFormatError } from './errors.js';
 import { MAX_SEQUENCE_DEPTH } from './header-capture.js';
+import { LONG_VRS } from './uids.js';
 
 /**
  * Decodes a data set header straight to the DICOM JSON model (PS3.18 F.2). This is the ingest hot
@@ -33,7 +34,6 @@ export interface DecodeContext {
 }
 
 const UNDEFINED_LENGTH = 0xffffffff;
-const LONG_VRS: ReadonlySet<string> = new Set('OB OD OF OL OV OW SQ SV UC UN UR UT UV'.split(' '));
 const BINARY_VRS: ReadonlySet<string> = new Set('OB OD OF OL OV OW UN'.split(' '));
 const CHARSET_VRS: ReadonlySet<string> = new Set('SH LO UC ST LT UT PN'.split(' '));
 /** Single-valued text: a backslash is text, not a value separator (PS3.5 6.2). */

@@ -1,6 +1,6 @@
 import zlib from 'node:zlib';
 import { DicomFormatError } from './errors.js';
-import { datasetEncoding, type DatasetEncoding } from './uids.js';
+import { datasetEncoding, type DatasetEncoding, LONG_VRS } from './uids.js';
 
 /**
  * Captures the "header" of a data set (every element before Pixel Data or the first bulk element)
@@ -67,8 +67,6 @@ const VALID_VRS: ReadonlySet<string> = new Set(
     'UR US UT UV'
   ).split(' '),
 );
-/** VRs with 2 reserved bytes and a 32-bit length in explicit VR (PS3.5 7.1.2). */
-const LONG_VRS: ReadonlySet<string> = new Set('OB OD OF OL OV OW SQ SV UC UN UR UT UV'.split(' '));
 
 /** Pixel Data, Float Pixel Data, Double Float Pixel Data: the header ends at these. */
 function isPixelDataTag(tag: number): boolean {

@@ -10,6 +10,7 @@ export {
   isEncapsulatedTransferSyntax,
   isStorageSopClass,
   isValidUid,
+  LONG_VRS,
   type DatasetEncoding,
 } from './uids.js';
 export {

@@ -1,6 +1,6 @@
 import { Transform, type TransformCallback, type TransformOptions } from 'node:stream';
 import { DicomFormatError } from './errors.js';
-import { isValidUid } from './uids.js';
+import { isValidUid, LONG_VRS } from './uids.js';
 
 /**
  * DICOM Part 10 file framing (PS3.10 section 7): a 128-byte preamble, "DICM", then the File Meta
@@ -18,23 +18,6 @@ const DATASET_PREFIX_LENGTH = PREAMBLE_LENGTH + 4; // preamble + "DICM"
 /** The meta group is a few hundred bytes in practice; a bigger one is an attack or garbage. */
 export const MAX_META_GROUP_BYTES = 64 * 1024;
 const UNDEFINED_LENGTH = 0xffffffff;
-
-/** VRs whose explicit-VR header has 2 reserved bytes and a 32-bit length (PS3.5 7.1.2). */
-const LONG_VRS: ReadonlySet<string> = new Set([
-  'OB',
-  'OD',
-  'OF',
-  'OL',
-  'OV',
-  'OW',
-  'SQ',
-  'SV',
-  'UC',
-  'UN',
-  'UR',
-  'UT',
-  'UV',
-]);
 
 export interface Part10MetaInput {
   sopClassUid: string;

@@ -1,20 +1,5 @@
-import { datasetEncoding } from './uids.js';
+import { datasetEncoding, LONG_VRS } from './uids.js';
 
-const LONG_VRS = new Set([
-  'OB',
-  'OD',
-  'OF',
-  'OL',
-  'OV',
-  'OW',
-  'SQ',
-  'SV',
-  'UC',
-  'UN',
-  'UR',
-  'UT',
-  'UV',
-]);
 const STUDY_UID_TAG = 0x0020000d;
 
 /**

@@ -131,3 +131,8 @@ export function isValidUid(s: string): boolean {
   }
   return true;
 }
+
+/** VRs whose explicit VR element header has 2 reserved bytes and a 32-bit length (PS3.5 7.1.2). */
+export const LONG_VRS: ReadonlySet<string> = new Set(
+  'OB OD OF OL OV OW SQ SV UC UN UR UT UV'.split(' '),
+);

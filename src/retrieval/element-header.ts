@@ -1,7 +1,4 @@
-import { type DatasetEncoding } from '../dicom/index.js';
-
-/** VRs with 2 reserved bytes and a 32-bit length in explicit VR (PS3.5 7.1.2). */
-const LONG_VRS = new Set('OB OD OF OL OV OW SQ SV UC UN UR UT UV'.split(' '));
+import { type DatasetEncoding, LONG_VRS } from '../dicom/index.js';
 
 export interface ElementHeader {
   /** 'GGGGEEEE', upper-case. */
