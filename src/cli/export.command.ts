@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Presets, SingleBar } from 'cli-progress';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -181,6 +181,7 @@ async function writeFileFrom(
   const hash = createHash('sha256');
   let bytes = 0;
   const temp = `${path}.part`;
+  // A failed write leaves no partial file (with --format dcm it would be plain patient data).
   await pipeline(
     body,
     async function* (source: AsyncIterable<Buffer>) {
@@ -191,7 +192,10 @@ async function writeFileFrom(
       }
     },
     createWriteStream(temp),
-  );
+  ).catch(async (error: unknown) => {
+    await rm(temp, { force: true });
+    throw error;
+  });
   await rename(temp, path);
   return { bytes, sha256: hash.digest('hex') };
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as openpgp from 'openpgp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,6 +164,18 @@ describe('the strata CLI: tier move, fsck, export, and the embedded database of 
       /3 checked, 2 good, 1 missing, 0 corrupt, 0 repaired, 1 with no good copy left/,
     );
     expect((await cli(['fsck', '--sample', '0%'], env)).code).toBe(2);
+  });
+
+  it('strata export of a study with a lost copy: exits 1, names it, leaves no partial file', async () => {
+    // The previous test deleted one warm copy behind the archive's back.
+    const out = join(dataDir, 'export-broken');
+    const r = await cli(['export', '--study', study, '--format', 'dcm', '--out', out], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not exported: /);
+    expect(r.stdout).toMatch(/exported 2 of 3 instance\(s\)/);
+    const written = readdirSync(out, { recursive: true }).map(String);
+    expect(written.filter((f) => f.endsWith('.part'))).toEqual([]);
+    expect(written.filter((f) => f.endsWith('.dcm'))).toHaveLength(2);
   });
 
   it('usage errors exit 2 and say what is wrong; an unknown study exits 1', async () => {
