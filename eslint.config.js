@@ -11,12 +11,13 @@ const allowed = {
   database: ['config'],
   dicom: [],
   dimse: [],
-  storage: ['config', 'database'],
+  storage: ['config', 'database', 'audit'],
   catalog: ['config', 'database', 'dicom'],
   audit: ['config', 'database'],
   ingestion: ['config', 'database', 'dicom', 'dimse', 'storage', 'catalog', 'audit'],
   retrieval: ['config', 'database', 'dicom', 'storage', 'catalog', 'audit'],
   tiering: ['config', 'database', 'storage', 'audit'],
+  keys: ['config', 'database', 'storage', 'audit', 'tiering'],
   admin: [
     'config',
     'database',
@@ -28,6 +29,7 @@ const allowed = {
     'ingestion',
     'retrieval',
     'tiering',
+    'keys',
   ],
   cli: [
     'config',
@@ -40,6 +42,7 @@ const allowed = {
     'ingestion',
     'retrieval',
     'tiering',
+    'keys',
     'admin',
   ],
 };

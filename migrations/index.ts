@@ -3,6 +3,7 @@ import { IngestFunctions1764300001000 } from './1764300001000-IngestFunctions.js
 import { IngestInOneStatement1764300002000 } from './1764300002000-IngestInOneStatement.js';
 import { TierMoves1764300003000 } from './1764300003000-TierMoves.js';
 import { Fixity1764300004000 } from './1764300004000-Fixity.js';
+import { KeyRing1764300005000 } from './1764300005000-KeyRing.js';
 
 /** Every migration, in order. TypeORM with ESM needs the classes listed (no globs). */
 export const migrations = [
@@ -11,4 +12,5 @@ export const migrations = [
   IngestInOneStatement1764300002000,
   TierMoves1764300003000,
   Fixity1764300004000,
+  KeyRing1764300005000,
 ];

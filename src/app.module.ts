@@ -3,6 +3,7 @@ import { AdminModule } from './admin/index.js';
 import { ConfigModule, type StrataConfig } from './config/index.js';
 import { type Database, DatabaseModule } from './database/index.js';
 import { DimsePushModule, IngestionModule, StowPushModule } from './ingestion/index.js';
+import { KeysModule } from './keys/index.js';
 import { RetrievalModule } from './retrieval/index.js';
 import { TieringModule } from './tiering/index.js';
 
@@ -20,6 +21,7 @@ export class AppModule {
         StowPushModule,
         RetrievalModule,
         TieringModule.forRoot({ resumeJobs: true, http: true }),
+        KeysModule.forRoot({ resumeJobs: true, http: true }),
         AdminModule,
       ],
     };

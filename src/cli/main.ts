@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config/index.js';
 import { openDatabase, SchemaTooNewError } from '../database/index.js';
 import { EXPORT_USAGE, exportCommand } from './export.command.js';
 import { FSCK_USAGE, fsckCommand } from './fsck.command.js';
+import { KEYS_USAGE, keysCommand } from './keys.command.js';
 import { TIER_USAGE, tierCommand } from './tier-move.command.js';
 
 const USAGE = `usage: strata <command>
@@ -13,6 +14,7 @@ commands:
   tier move   move a study or series to another tier (strata tier move --help)
   fsck        check stored copies against their digests, repair bad ones (strata fsck --help)
   export      disaster-recovery export of a study as OpenPGP messages or DICOM files (--help)
+  keys        the archive's OpenPGP keys: list, add-recipient, rotate, retire (strata keys --help)
   help        show this help
 
 The CLI reads the same environment and config file as the server (see README.md).`;
@@ -60,6 +62,12 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return exportCommand(argv.slice(1), quietLogger);
+    case 'keys':
+      if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(KEYS_USAGE);
+        return 0;
+      }
+      return keysCommand(argv.slice(1), quietLogger);
     case undefined:
     case 'help':
     case '--help':

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Presets, SingleBar } from 'cli-progress';
 import { ConfigModule, loadConfig, type StrataConfig } from '../config/index.js';
 import { type Database, DatabaseModule, openDatabase } from '../database/index.js';
+import { KeysModule } from '../keys/index.js';
 import { type Job, TieringModule } from '../tiering/index.js';
 
 @Module({})
@@ -15,12 +16,13 @@ class TieringCliModule {
         DatabaseModule.forRoot(database),
         // Only the job asked for: no resuming of others, no schedule, no HTTP.
         TieringModule.forRoot({ resumeJobs: false, http: false }),
+        KeysModule.forRoot({ resumeJobs: false, http: false }),
       ],
     };
   }
 }
 
-/** Opens the database and the tiering services for one CLI command, and closes them after. */
+/** Opens the database and the job services (tiers, keys) for one CLI command, and closes them after. */
 export async function withTieringApp<T>(
   log: { log: (m: string) => void; warn: (m: string) => void },
   work: (app: INestApplicationContext, db: Database) => Promise<T>,
@@ -44,11 +46,13 @@ export async function followJob(
   label: string,
   get: () => Promise<Job | null>,
   finished: Promise<void>,
+  unit: 'objects' | 'studies' = 'objects',
 ): Promise<Job> {
-  const bar = new SingleBar(
-    { format: `${label} |{bar}| {value}/{total} objects, {mb} MB`, hideCursor: true },
-    Presets.shades_classic,
-  );
+  const format =
+    unit === 'objects'
+      ? `${label} |{bar}| {value}/{total} objects, {mb} MB`
+      : `${label} |{bar}| {value}/{total} studies`;
+  const bar = new SingleBar({ format, hideCursor: true }, Presets.shades_classic);
   bar.start(1, 0, { mb: '0.0' });
   const show = (j: Job) => {
     bar.setTotal(Math.max(j.total, 1));

@@ -1,11 +1,6 @@
-import { type PrivateKey, type PublicKey } from 'openpgp';
+import { type KeyRing, type Recipient } from './key-ring.js';
 import { type OpenPgpRepository, type SessionKey } from './openpgp.repository.js';
-import { type StudyKeyRepository } from './study-key.repository.js';
-
-export interface Recipient {
-  key: PublicKey;
-  fingerprint: string;
-}
+import { type StudyKeyRepository, type StudyKeyRow } from './study-key.repository.js';
 
 /**
  * One OpenPGP session key per study, wrapped for every archive recipient and kept in the catalog.
@@ -20,12 +15,11 @@ export class KeyService {
   constructor(
     private readonly pgp: OpenPgpRepository,
     private readonly studyKeys: StudyKeyRepository,
-    private readonly privateKey: PrivateKey,
-    private readonly recipients: Recipient[],
+    readonly ring: KeyRing,
   ) {}
 
   get primaryFingerprint(): string {
-    return this.recipients[0]!.fingerprint;
+    return this.ring.primaryFingerprint;
   }
 
   /** The study's session key, creating and persisting it on first use. */
@@ -68,41 +62,109 @@ export class KeyService {
     return key;
   }
 
+  /**
+   * The PKESK rows a study lacks for `targets` (a rotation's new key, an escrow key), made from
+   * its existing rows: unwrap once with a key we hold, wrap for each target. No object is touched.
+   */
+  async rewrap(
+    studyUid: string,
+    rows: StudyKeyRow[],
+    targets: Recipient[],
+  ): Promise<StudyKeyRow[]> {
+    const missing = targets.filter(
+      (t) => !rows.some((r) => r.recipient_fingerprint === t.fingerprint),
+    );
+    if (missing.length === 0) return [];
+    const sk = this.cache.get(studyUid) ?? (await this.unwrapRows(rows, true));
+    if (!sk) throw new Error('the study has no session key');
+    return Promise.all(missing.map((r) => this.wrapRow(sk, r)));
+  }
+
+  /**
+   * One step of a re-wrap scan: the next `limit` studies after `after` (UID order) get a PKESK for
+   * every active recipient they lack, `concurrency` studies at a time. Idempotent, so a scan
+   * interrupted anywhere resumes from its last recorded cursor. `missingOnly` takes the studies
+   * lacking one instead of the next in order (a final sweep for keys made during the scan).
+   */
+  async rewrapBatch(
+    after: string,
+    limit: number,
+    concurrency: number,
+    missingOnly = false,
+  ): Promise<{ last: string | null; studies: number; added: number; unreadable: number }> {
+    const targets = await this.ring.recipients();
+    const batch = missingOnly
+      ? await this.studyKeys.studiesMissing(
+          targets.map((t) => t.fingerprint),
+          limit,
+        )
+      : await this.studyKeys.studiesAfter(after, limit);
+    const entries: { studyUid: string; row: StudyKeyRow }[] = [];
+    let unreadable = 0;
+    const queue = [...batch.entries()];
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const [studyUid, rows] = next;
+        try {
+          for (const row of await this.rewrap(studyUid, rows, targets))
+            entries.push({ studyUid, row });
+        } catch {
+          unreadable++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const added = await this.studyKeys.addRows(entries);
+    const uids = [...batch.keys()];
+    return { last: uids[uids.length - 1] ?? null, studies: uids.length, added, unreadable };
+  }
+
+  async countStudies(): Promise<number> {
+    return this.studyKeys.countStudies();
+  }
+
+  private async wrapRow(sk: SessionKey, r: Recipient): Promise<StudyKeyRow> {
+    return {
+      recipient_fingerprint: r.fingerprint,
+      pkesk: Buffer.from(await this.pgp.wrapSessionKey(sk, r.key)),
+      cipher_algorithm: sk.algorithm,
+      aead_algorithm: sk.aeadAlgorithm,
+    };
+  }
+
   private async load(studyUid: string, create: boolean): Promise<SessionKey> {
-    const existing = await this.unwrapStored(studyUid);
+    const existing = await this.unwrapRows(await this.studyKeys.find(studyUid), true);
     if (existing) return existing;
     if (!create) throw new Error('no session key is stored for this study');
-    const sk = await this.pgp.generateSessionKey(this.recipients[0]!.key);
-    const rows = await Promise.all(
-      this.recipients.map(async (r) => ({
-        recipient_fingerprint: r.fingerprint,
-        pkesk: Buffer.from(await this.pgp.wrapSessionKey(sk, r.key)),
-        cipher_algorithm: sk.algorithm,
-        aead_algorithm: sk.aeadAlgorithm,
-      })),
-    );
+    // The active recipients as the catalog says now: a rotation elsewhere is picked up.
+    const recipients = await this.ring.recipients();
+    const sk = await this.pgp.generateSessionKey(recipients[0]!.key);
+    const rows = await Promise.all(recipients.map((r) => this.wrapRow(sk, r)));
     if (await this.studyKeys.insertIfAbsent(studyUid, rows)) return sk;
     // Another node created this study's key first: use theirs.
-    const theirs = await this.unwrapStored(studyUid);
+    const theirs = await this.unwrapRows(await this.studyKeys.find(studyUid), true);
     if (!theirs) throw new Error('study key vanished while being created');
     return theirs;
   }
 
-  private async unwrapStored(studyUid: string): Promise<SessionKey | null> {
-    const rows = await this.studyKeys.find(studyUid);
-    for (const fingerprint of this.recipients.map((r) => r.fingerprint)) {
-      const row = rows.find((r) => r.recipient_fingerprint === fingerprint);
+  private async unwrapRows(rows: StudyKeyRow[], reload: boolean): Promise<SessionKey | null> {
+    if (rows.length === 0) return null;
+    for (const held of this.ring.heldKeys()) {
+      const row = rows.find((r) => r.recipient_fingerprint === held.fingerprint);
       if (row) {
         return this.pgp.unwrapSessionKey(
           row.pkesk,
-          this.privateKey,
+          held.privateKey,
           row.cipher_algorithm,
           row.aead_algorithm,
         );
       }
     }
-    if (rows.length > 0)
-      throw new Error('this study is encrypted for keys this archive does not hold');
-    return null;
+    // Rotated by another process since we loaded the key folder? Look once more.
+    if (reload && rows.some((r) => !this.ring.holds(r.recipient_fingerprint))) {
+      await this.ring.reloadHeld();
+      return this.unwrapRows(rows, false);
+    }
+    throw new Error('this study is encrypted for keys this archive does not hold');
   }
 }

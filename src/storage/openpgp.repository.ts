@@ -60,9 +60,57 @@ export class OpenPgpRepository {
     };
   }
 
-  async readPublicKey(armored: string): Promise<{ key: openpgp.PublicKey; fingerprint: string }> {
-    const key = await openpgp.readKey({ armoredKey: armored });
-    return { key: key.toPublic(), fingerprint: key.getFingerprint() };
+  armor(key: openpgp.PublicKey): string {
+    return key.armor();
+  }
+
+  /**
+   * A key to wrap study session keys for (an escrow key, another node's archive key), checked:
+   * it must parse, have a valid encryption key, and use X25519/X448 (RSA would cost ≈ 23 ms per
+   * unwrap and is not what the archive's design allows). A private key is reduced to its public
+   * half (`hadPrivate` says so, for a warning).
+   */
+  async readRecipientKey(armored: string): Promise<{
+    key: openpgp.PublicKey;
+    fingerprint: string;
+    armored: string;
+    hadPrivate: boolean;
+  }> {
+    let parsed: openpgp.Key;
+    try {
+      parsed = await openpgp.readKey({ armoredKey: armored });
+    } catch (error) {
+      throw new Error(`not an armored OpenPGP key: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const key = parsed.toPublic();
+    let encryptionKey: Awaited<ReturnType<openpgp.PublicKey['getEncryptionKey']>>;
+    try {
+      encryptionKey = await key.getEncryptionKey();
+    } catch (error) {
+      throw new Error(`the key has no usable encryption key: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const info = encryptionKey.getAlgorithmInfo();
+    const curve = 'curve' in info ? String(info.curve) : '';
+    const modern =
+      info.algorithm === 'x25519' ||
+      info.algorithm === 'x448' ||
+      (info.algorithm === 'ecdh' && /25519/.test(curve));
+    if (!modern) {
+      throw new Error(
+        `the key's encryption key is ${info.algorithm}${curve ? ` (${curve})` : ''}; ` +
+          'the archive wraps for X25519 or X448 keys only (e.g. gpg --quick-gen-key NAME future-default)',
+      );
+    }
+    return {
+      key,
+      fingerprint: key.getFingerprint(),
+      armored: key.armor(),
+      hadPrivate: parsed.isPrivate(),
+    };
   }
 
   async generateSessionKey(recipient: openpgp.PublicKey): Promise<SessionKey> {

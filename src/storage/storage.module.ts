@@ -7,13 +7,16 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { STRATA_CONFIG, type StrataConfig } from '../config/index.js';
+import { AuditModule, AuditService } from '../audit/index.js';
 import { Database } from '../database/index.js';
 import { ArchiveKeyRepository } from './archive-key.repository.js';
 import { type BlobBackend } from './backend.js';
 import { BlobStore } from './blob-store.service.js';
 import { openBackends } from './backend-registry.js';
 import { FilesystemBackend } from './filesystem.backend.js';
-import { KeyService, type Recipient } from './key.service.js';
+import { KeyRecipientRepository } from './key-recipient.repository.js';
+import { KeyRing } from './key-ring.js';
+import { KeyService } from './key.service.js';
 import { LocationRepository } from './location.repository.js';
 import { sweepOrphans } from './orphan-sweeper.js';
 import { OpenPgpRepository } from './openpgp.repository.js';
@@ -27,15 +30,16 @@ interface KeyMaterial {
 }
 const KEY_MATERIAL = Symbol('KEY_MATERIAL');
 
-async function loadKeys(config: StrataConfig, db: Database): Promise<KeyMaterial> {
+async function loadKeys(
+  config: StrataConfig,
+  db: Database,
+  audit: AuditService,
+): Promise<KeyMaterial> {
   const logger = new Logger('Keys');
   const pgp = new OpenPgpRepository();
   const files = new ArchiveKeyRepository(config.keys.dir, config.keys.privateKeyFile);
   const material = await files.load(config.keys.passphrase, (p) => pgp.generateKeyPair(p));
-  const pair = await pgp.readKeyPair(material.armoredPrivate, material.passphrase);
-  if (material.generated) {
-    logger.log(`generated the archive OpenPGP key ${pair.fingerprint} in ${config.keys.dir}`);
-  }
+  if (material.generated) logger.log(`generated the archive OpenPGP key in ${config.keys.dir}`);
   if (!config.keys.passphrase) {
     logger.warn(
       '!!! STRATA_KEY_PASSPHRASE is not set: the archive private key is protected by a generated ' +
@@ -43,12 +47,26 @@ async function loadKeys(config: StrataConfig, db: Database): Promise<KeyMaterial
         'the data dir can decrypt the archive. Set STRATA_KEY_PASSPHRASE and keep the key backed up. !!!',
     );
   }
-  const recipients: Recipient[] = [{ key: pair.publicKey, fingerprint: pair.fingerprint }];
-  for (const file of config.keys.extraRecipientFiles) {
-    recipients.push(await pgp.readPublicKey(await files.readFileText(file)));
-  }
+  const ring = new KeyRing(
+    pgp,
+    files,
+    new KeyRecipientRepository(db),
+    db,
+    audit,
+    material.passphrase,
+    { armored: material.armoredPrivate, file: material.privateFile },
+  );
+  const extra = await Promise.all(
+    config.keys.extraRecipientFiles.map(async (file) => ({
+      file,
+      armored: await files.readFileText(file),
+    })),
+  );
+  const added = await ring.open(extra);
+  if (added.length > 0)
+    logger.log(`registered keys in the catalog's key ring: ${added.join(', ')}`);
   return {
-    keys: new KeyService(pgp, new StudyKeyRepository(db), pair.privateKey, recipients),
+    keys: new KeyService(pgp, new StudyKeyRepository(db), ring),
     dedupSecret: material.dedupSecret,
   };
 }
@@ -92,6 +110,7 @@ class BackendCloser implements OnApplicationShutdown {
 }
 
 @Module({
+  imports: [AuditModule],
   providers: [
     OpenPgpRepository,
     {
@@ -99,7 +118,11 @@ class BackendCloser implements OnApplicationShutdown {
       inject: [STRATA_CONFIG],
       useFactory: (config: StrataConfig) => openBackends(config.storage),
     },
-    { provide: KEY_MATERIAL, inject: [STRATA_CONFIG, Database], useFactory: loadKeys },
+    {
+      provide: KEY_MATERIAL,
+      inject: [STRATA_CONFIG, Database, AuditService],
+      useFactory: loadKeys,
+    },
     { provide: KeyService, inject: [KEY_MATERIAL], useFactory: (m: KeyMaterial) => m.keys },
     {
       provide: BlobStore,

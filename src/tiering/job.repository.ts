@@ -79,6 +79,15 @@ export class JobRepository {
     return rows.map(toJob);
   }
 
+  /** The most recent job of a kind. */
+  async latest(kind: string): Promise<Job | null> {
+    const [row] = await this.db.query<Row>(
+      'SELECT * FROM jobs WHERE kind = $1 ORDER BY id DESC LIMIT 1',
+      [kind],
+    );
+    return row ? toJob(row) : null;
+  }
+
   async start(id: string, total: number): Promise<void> {
     await this.db.query(
       `UPDATE jobs SET status = 'running', total = $2, started_at = coalesce(started_at, now()) WHERE id = $1`,
@@ -92,6 +101,15 @@ export class JobRepository {
       'UPDATE jobs SET done = GREATEST(done, $2), bytes_done = GREATEST(bytes_done, $3) WHERE id = $1',
       [id, done, bytesDone],
     );
+  }
+
+  /** Progress and the figures so far (e.g. a scan's cursor), so that a resumed job goes on. */
+  async checkpoint(id: string, done: number, result: Record<string, unknown>): Promise<void> {
+    await this.db.query('UPDATE jobs SET done = GREATEST(done, $2), result = $3 WHERE id = $1', [
+      id,
+      done,
+      JSON.stringify(result),
+    ]);
   }
 
   async finish(

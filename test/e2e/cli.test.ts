@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as openpgp from 'openpgp';
@@ -6,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
-import { buildServer, CHILD_DIST, removeServerBuild, startChild } from '../support/crash-child.js';
+import { cli } from '../support/cli.js';
+import { buildServer, removeServerBuild, startChild } from '../support/crash-child.js';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { createTestBucket, testS3Client } from '../support/s3.js';
 import { stow } from '../support/stow-client.js';
@@ -16,24 +16,6 @@ import { expectBackendsMatchLocations, threeTierYaml } from '../support/tiers.js
 import pg from 'pg';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
-
-/** Runs the built CLI; resolves with its exit code and output. */
-function cli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [join(CHILD_DIST, 'src', 'cli', 'main.js'), ...args], {
-      env: { ...process.env, ...env, NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
 
 describe('the strata CLI: tier move, fsck, export, and the embedded database of a running server', () => {
   let dataDir: string;
