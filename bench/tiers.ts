@@ -6,6 +6,7 @@
  * bench/results/<date>-tiers-<git>.md|json.
  *
  *   BENCH_TIERS_INSTANCES=600   how many ct512k instances to use
+ *   BENCH_KEY_STUDIES=10000     study keys made for the key rotation measurement (bench/keys.ts)
  */
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +19,7 @@ import S3rver from 's3rver';
 import { loadConfig } from '../src/config/index.js';
 import { startStrata } from '../src/strata.js';
 import { DATASET_SPECS, ensureDataset } from './datasets.js';
+import { measureKeyRotation } from './keys.js';
 import { describeMachine, gitState } from './report.js';
 import { stowAll } from './stow.js';
 
@@ -97,7 +99,7 @@ fixity: { schedule: 'off' }
     STRATA_KEY_PASSPHRASE: 'bench-passphrase',
     STRATA_LOG_LEVEL: 'warn',
   });
-  const strata = await startStrata(config);
+  let strata = await startStrata(config);
   try {
     const spec = DATASET_SPECS.find((d) => d.name === 'ct512k')!;
     const dataset = await ensureDataset(spec, join(root, 'bench', '.work', 'datasets'), log);
@@ -151,6 +153,18 @@ fixity: { schedule: 'off' }
     const fixResult = fix.result as { checked: number; ok: number };
     log(`fixity of warm: ${fixResult.checked} copies in ${fixSeconds.toFixed(2)} s`);
 
+    const rotation = await measureKeyRotation(
+      strata,
+      Number(process.env.BENCH_KEY_STUDIES ?? 10_000),
+      async () => {
+        await strata.close();
+        strata = await startStrata(config);
+        return strata;
+      },
+      TOKEN,
+      log,
+    );
+
     const date = new Date().toISOString();
     const git = await gitState(root);
     const machine = await describeMachine();
@@ -174,8 +188,9 @@ fixity: { schedule: 'off' }
         mbPerSecond: mb / fixSeconds,
         ok: fixResult.ok,
       },
+      keyRotation: rotation,
     };
-    const md = `# Strata tier benchmark, ${date}
+    const md = `# Strata tier and key benchmark, ${date}
 
 git: ${git.label}; ${machine.cpuModel} × ${machine.cpuCount}, ${machine.totalMemoryGB} GB, kernel ${machine.kernel}, Node ${machine.node}.
 s3rver 3.7.1 on 127.0.0.1, in the benchmark's process with Strata (embedded PostgreSQL); ${objects.length} objects (ct512k, encrypted as stored), ${mb.toFixed(1)} MB (10^6 bytes). One run.
@@ -185,6 +200,8 @@ s3rver 3.7.1 on 127.0.0.1, in the benchmark's process with Strata (embedded Post
 | s3rver PutObject, same objects, 4 in flight | ${rawSeconds.toFixed(2)} | ${(mb / rawSeconds).toFixed(1)} | reference |
 | move hot (filesystem) → warm (s3rver), ${studies.length} studies | ${moveSeconds.toFixed(2)} | ${(mb / moveSeconds).toFixed(1)} | ${((100 * rawSeconds) / moveSeconds).toFixed(0)} % of raw (target ≥ 70 %) |
 | fixity check of the warm copies (read, decrypt, digest) | ${fixSeconds.toFixed(2)} | ${(mb / fixSeconds).toFixed(1)} | ${(fixResult.checked / fixSeconds).toFixed(0)} copies/s, ${fixResult.ok} of ${fixResult.checked} good |
+
+Key rotation (new archive key, every study's session key re-wrapped for it; catalog rows only): ${rotation.studies} studies in ${rotation.seconds.toFixed(2)} s, **${rotation.studiesPerSecond.toFixed(0)} studies/s** (target: 10,000 studies in under 30 s, i.e. ≥ 334 studies/s).
 
 A move (4 objects in flight) copies, then reads the copy back to verify it (decrypt + digest), records each step in its journal, and deletes the old object: about two object transfers and five commits per object, where the raw figure is one transfer.
 `;
