@@ -98,6 +98,36 @@ export async function exportCommand(
       console.error('strata: the study is not in the archive');
       return 1;
     }
+    // Copies in an archive storage class (Glacier) need a restore first: ask for it, say when.
+    const located = instances.filter((i) => i.location !== null).map((i) => i.location!);
+    const states = await Promise.all(located.map((l) => blobs.restoreState(l)));
+    if (states.some((st) => st !== 'ready')) {
+      let longest = 0;
+      let requested = 0;
+      for (const [n, state] of states.entries()) {
+        if (state !== 'archived') continue;
+        longest = Math.max(longest, (await blobs.requestRestore(located[n]!)).expectedSeconds);
+        requested++;
+      }
+      if (requested > 0) {
+        await audit.recordAlone({
+          actor: `cli:${userInfo().username}`,
+          actorHost: hostname(),
+          action: 'study.restore-requested',
+          outcome: 'success',
+          studyInstanceUid: study,
+          instances: requested,
+          detail: { for: 'export', expectedSeconds: longest },
+        });
+      }
+      const waiting = states.filter((st) => st !== 'ready').length;
+      console.error(
+        `strata: ${waiting} instance(s) of the study are in archive storage and being restored` +
+          (longest > 0 ? ` (expected within ${Math.ceil(longest / 60)} min)` : '') +
+          '; nothing was exported: run the export again once they are restored',
+      );
+      return 1;
+    }
     await mkdir(out, { recursive: true });
     const bar = new SingleBar(
       { format: `exporting (${format}) |{bar}| {value}/{total} instances` },

@@ -14,6 +14,7 @@ import { type ElementHeader, readElementHeader } from './element-header.js';
 import { type ElementPath, locateElement } from './element-locator.js';
 import { problem, type Requester } from './http.js';
 import { MultipartWriter } from './multipart-writer.js';
+import { RestoreCoordinator } from './restore-coordinator.service.js';
 import { RetrievalAudit } from './retrieval-audit.service.js';
 import { logStop, notFound } from './retrieval-errors.js';
 
@@ -53,6 +54,7 @@ export class BulkDataService {
     private readonly catalog: CatalogReadService,
     private readonly blobs: BlobStore,
     private readonly audit: RetrievalAudit,
+    private readonly restores: RestoreCoordinator,
   ) {}
 
   async retrieve(
@@ -66,6 +68,7 @@ export class BulkDataService {
     const encoding = this.encodingOf(instance);
     if (!instance.location)
       throw problem(503, 'the instance has no readable copy at the moment; try again later');
+    await this.restores.requireReady(filter.studyInstanceUid, [instance.location], who, res);
 
     const reader = new ByteReader(await this.openDataset(instance, encoding));
     let sent = false;

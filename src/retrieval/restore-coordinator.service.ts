@@ -1,7 +1,8 @@
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { AuditService } from '../audit/index.js';
 import { type BlobLocation, BlobStore } from '../storage/index.js';
-import { type Requester } from './http.js';
+import { type Response } from 'express';
+import { problem, type Requester } from './http.js';
 
 interface PendingRestore {
   expectedAt: Date;
@@ -73,6 +74,28 @@ export class RestoreCoordinator implements OnModuleDestroy {
       `restore of ${requested} object(s) requested; expected by ${expectedAt.toISOString()}`,
     );
     return { ready: false, expectedAt };
+  }
+
+  /**
+   * For a read path: returns when every copy is readable; otherwise sets Retry-After and throws
+   * the 503 problem naming the study and the expected time (restores requested as `check` does).
+   */
+  async requireReady(
+    studyUid: string,
+    locations: readonly BlobLocation[],
+    who: Requester,
+    res: Response,
+  ): Promise<void> {
+    const restore = await this.check(studyUid, locations, who);
+    if (restore.ready) return;
+    const seconds = Math.max(1, Math.ceil((restore.expectedAt.getTime() - Date.now()) / 1000));
+    res.setHeader('Retry-After', String(seconds));
+    throw problem(
+      503,
+      `study ${studyUid} is being restored from archive storage and is not yet ` +
+        `available; expected by ${restore.expectedAt.toISOString()}`,
+      { studyInstanceUid: studyUid, expectedAt: restore.expectedAt.toISOString() },
+    );
   }
 
   private async poll(studyUid: string, locations: readonly BlobLocation[]): Promise<void> {

@@ -79,7 +79,7 @@ function setup(instances: RetrievableInstance[], open: (key: string) => Readable
   } as unknown as RetrievalAudit;
   // Hot copies: nothing to restore.
   const restores = {
-    check: vi.fn(async () => ({ ready: true })),
+    requireReady: vi.fn(async () => undefined),
   } as unknown as RestoreCoordinator;
   const service = new WadoService(catalog, blobs, audit, restores);
   const who = { actor: 'tester', role: 'admin', host: '127.0.0.1' };

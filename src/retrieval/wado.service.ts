@@ -54,21 +54,12 @@ export class WadoService {
     if (instances.some((i) => i.location === null)) {
       throw problem(503, 'an instance has no readable copy at the moment; try again later');
     }
-    const restore = await this.restores.check(
+    await this.restores.requireReady(
       filter.studyInstanceUid,
       instances.map((i) => i.location!),
       who,
+      res,
     );
-    if (!restore.ready) {
-      const seconds = Math.max(1, Math.ceil((restore.expectedAt.getTime() - Date.now()) / 1000));
-      res.setHeader('Retry-After', String(seconds));
-      throw problem(
-        503,
-        `study ${filter.studyInstanceUid} is being restored from archive storage and is not yet ` +
-          `available; expected by ${restore.expectedAt.toISOString()}`,
-        { studyInstanceUid: filter.studyInstanceUid, expectedAt: restore.expectedAt.toISOString() },
-      );
-    }
 
     // Opening the first object before the status line lets a storage or key failure still be a 500.
     let next: Readable | null = await this.open(instances[0]!);

@@ -16,13 +16,14 @@ const ARCHIVE_CLASSES: ReadonlySet<string> = new Set(['GLACIER', 'DEEP_ARCHIVE']
  * tested or demonstrated against them; this decorator makes objects written with an archive class
  * unreadable (code NOT_RESTORED, like S3's InvalidObjectState) until a restore is requested and
  * `restoreSeconds` have passed. Enabled per backend by `simulateRestoreSeconds` in the config file:
- * for tests and demos only, never in front of real S3. State is in memory: objects written before
- * a restart count as readable.
+ * for tests and demos only, never in front of real S3. Restores are remembered in memory only; an
+ * object this process did not write is archived if the server kept an archive storage class.
  */
 export class SimulatedArchiveBackend implements BlobBackend {
   readonly kind: string;
   private readonly archived = new Set<string>();
   private readonly restoring = new Map<string, number>();
+  private readonly seen = new Set<string>();
   /** How many restores were requested (tests check that they are deduplicated). */
   restoreRequests = 0;
 
@@ -80,6 +81,11 @@ export class SimulatedArchiveBackend implements BlobBackend {
   async restoreState(key: string): Promise<RestoreState> {
     const readyAt = this.restoring.get(key);
     if (readyAt !== undefined) return Date.now() >= readyAt ? 'ready' : 'in-progress';
+    if (!this.seen.has(key)) {
+      // Written by another process (or before a restart): the server kept its storage class.
+      this.seen.add(key);
+      if ((await this.inner.restoreState?.(key)) === 'archived') this.archived.add(key);
+    }
     return this.archived.has(key) ? 'archived' : 'ready';
   }
 
@@ -94,6 +100,7 @@ export class SimulatedArchiveBackend implements BlobBackend {
   }
 
   private track(key: string, options: WriteOptions): void {
+    this.seen.add(key);
     this.restoring.delete(key);
     if (options.storageClass && ARCHIVE_CLASSES.has(options.storageClass)) this.archived.add(key);
     else this.archived.delete(key);

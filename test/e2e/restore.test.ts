@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { exportCommand } from '../../src/cli/export.command.js';
 import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
 import { createTestBucket, s3Endpoint } from '../support/s3.js';
-import { startTestStrata, type TestStrata } from '../support/strata-harness.js';
+import { startTestStrata, type TestStrata, testEnv } from '../support/strata-harness.js';
 import { callApi, retrieveDataset, stowAll } from '../support/wado-client.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
@@ -86,9 +87,22 @@ describe('reading a study from the cold tier (Glacier): restore, "not yet", then
     expect(await restoreRequests()).toBe(1);
   });
 
-  it('reads meanwhile get the same answer, and no second restore request', async () => {
+  it('reads meanwhile, bulk data too, get the same answer, and no second restore request', async () => {
     expect((await wado()).status).toBe(503);
     expect((await wado()).status).toBe(503);
+    const i = instances[0]!;
+    const bulk = await fetch(
+      `${s.httpUrl}/dicomweb/studies/${study}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}/bulkdata/7FE00010`,
+      {
+        headers: {
+          authorization: s.auth,
+          accept: 'multipart/related; type="application/octet-stream"',
+        },
+      },
+    );
+    expect(bulk.status).toBe(503);
+    expect(Number(bulk.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await bulk.json()) as { studyInstanceUid: string }).studyInstanceUid).toBe(study);
     expect(await restoreRequests()).toBe(1);
   });
 
@@ -97,6 +111,17 @@ describe('reading a study from the cold tier (Glacier): restore, "not yet", then
     for (const i of instances) {
       expect((await retrieveDataset(s.httpUrl, s.auth, i)).equals(i.dataset)).toBe(true);
     }
+    const i = instances[0]!;
+    const bulk = await fetch(
+      `${s.httpUrl}/dicomweb/studies/${study}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}/bulkdata/7FE00010`,
+      {
+        headers: {
+          authorization: s.auth,
+          accept: 'multipart/related; type="application/octet-stream"',
+        },
+      },
+    );
+    expect(bulk.status).toBe(200);
   });
 
   it('a move out of the cold tier requests the restore, waits for it, then completes', async () => {
@@ -131,5 +156,43 @@ describe('reading a study from the cold tier (Glacier): restore, "not yet", then
       [other],
     );
     expect(tiers).toEqual([{ tier: 'hot' }]);
+  });
+
+  it('strata export of a cold study asks for the restore and exports nothing until it is done', async () => {
+    const out = join(dataDir, 'export-cold');
+    const env = testEnv(dataDir, s.databaseUrl, {
+      STRATA_CONFIG: join(dataDir, 'strata.config.yaml'),
+    });
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    const errors: string[] = [];
+    const spy = vi
+      .spyOn(console, 'error')
+      .mockImplementation((m: unknown) => void errors.push(String(m)));
+    let code: number;
+    try {
+      // In this process: the export's own (fresh) simulated archive sees the GLACIER class s3rver kept.
+      code = await exportCommand(['--study', study, '--format', 'dcm', '--out', out], {
+        log: () => undefined,
+        warn: () => undefined,
+      });
+    } finally {
+      spy.mockRestore();
+      process.env = saved;
+    }
+    expect(code).toBe(1);
+    expect(errors.join('\n')).toMatch(
+      /3 instance\(s\) of the study are in archive storage and being restored .*nothing was exported/,
+    );
+    expect(existsSync(out)).toBe(false);
+    const [audit] = await s.running.database.database.query<{
+      instances: number;
+      detail: { for: string };
+    }>(
+      `SELECT instances, detail FROM audit_events WHERE action = 'study.restore-requested'
+        AND study_instance_uid = $1 ORDER BY seq DESC LIMIT 1`,
+      [study],
+    );
+    expect(audit).toMatchObject({ instances: 3, detail: { for: 'export' } });
   });
 });
