@@ -4,6 +4,7 @@ import { ConfigModule, type StrataConfig } from './config/index.js';
 import { type Database, DatabaseModule } from './database/index.js';
 import { DimsePushModule, IngestionModule, StowPushModule } from './ingestion/index.js';
 import { KeysModule } from './keys/index.js';
+import { MetricsModule } from './metrics/index.js';
 import { RetrievalModule } from './retrieval/index.js';
 import { TieringModule } from './tiering/index.js';
 
@@ -16,6 +17,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(database),
+        MetricsModule,
         IngestionModule,
         DimsePushModule,
         StowPushModule,

@@ -4,13 +4,14 @@ import { AuditModule } from '../audit/index.js';
 import { AuditController } from './audit.controller.js';
 import { AuthGuard } from './auth.guard.js';
 import { HealthController } from './health.controller.js';
+import { MetricsController } from './metrics.controller.js';
 import { ProblemDetailsFilter } from './problem.filter.js';
 import { TokenBootstrapService } from './token-bootstrap.service.js';
 import { TokenRepository } from './token.repository.js';
 
 @Module({
   imports: [AuditModule],
-  controllers: [HealthController, AuditController],
+  controllers: [HealthController, AuditController, MetricsController],
   providers: [
     TokenRepository,
     TokenBootstrapService,

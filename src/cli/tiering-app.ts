@@ -4,6 +4,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { ConfigModule, loadConfig, type StrataConfig } from '../config/index.js';
 import { type Database, DatabaseModule, openDatabase } from '../database/index.js';
 import { KeysModule } from '../keys/index.js';
+import { MetricsModule } from '../metrics/index.js';
 import { type Job, TieringModule } from '../tiering/index.js';
 
 @Module({})
@@ -14,6 +15,7 @@ class TieringCliModule {
       imports: [
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(database),
+        MetricsModule,
         // Only the job asked for: no resuming of others, no schedule, no HTTP.
         TieringModule.forRoot({ resumeJobs: false, http: false }),
         KeysModule.forRoot({ resumeJobs: false, http: false }),

@@ -10,7 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { AuditService } from '../audit/index.js';
 import { STRATA_CONFIG, type StrataConfig, TIER_NAMES, type TierName } from '../config/index.js';
 import { Database } from '../database/index.js';
+import { Registry } from '../metrics/index.js';
 import { BlobStore, type BlobLocation } from '../storage/index.js';
+import { FixityMetrics } from './fixity-metrics.js';
 import { type Job, JobRepository } from './job.repository.js';
 import { TIERING_OPTIONS, type TieringOptions } from './tier-mover.service.js';
 
@@ -67,6 +69,7 @@ const TIER_ORDER = `CASE l.tier WHEN 'hot' THEN 0 WHEN 'warm' THEN 1 WHEN 'cold'
 export class FixityService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Fixity');
   private readonly jobs: JobRepository;
+  private readonly metrics: FixityMetrics;
   private task: ScheduledTask | null = null;
   private running: Promise<void> = Promise.resolve();
   private stopping = false;
@@ -78,8 +81,10 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly db: Database,
     private readonly blobs: BlobStore,
     private readonly audit: AuditService,
+    registry: Registry,
   ) {
     this.jobs = new JobRepository(db);
+    this.metrics = new FixityMetrics(registry, db);
   }
 
   onApplicationBootstrap(): void {
@@ -182,6 +187,7 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
       });
       // Audited first: once the job shows as ended, its audit row is there.
       await this.jobs.finish(job.id, null, { ...result });
+      this.metrics.lastRunEnd.setToCurrentTime();
       if (bad > 0) {
         this.logger.warn(
           `fixity job ${job.id}: ${result.missing} missing and ${result.corrupt} corrupt copies, ` +
@@ -199,6 +205,7 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
     result.checked++;
     const location: BlobLocation = { backend: row.backend, key: row.key, tier: row.tier };
     const problem = await this.verify(location, row);
+    this.metrics.checked.inc({ tier: row.tier, result: problem ?? 'ok' });
     if (problem === null) {
       result.ok++;
       await this.db.query(`UPDATE locations SET status = 'ok', verified_at = now() WHERE id = $1`, [
@@ -219,8 +226,10 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
       studyInstanceUid: row.study_instance_uid,
       detail: { job: job.id, backend: row.backend, key: row.key, tier: row.tier, problem },
     });
-    if (await this.repair(job, row, location)) result.repaired++;
-    else result.unrepaired++;
+    if (await this.repair(job, row, location)) {
+      result.repaired++;
+      this.metrics.repaired.inc({ tier: row.tier });
+    } else result.unrepaired++;
   }
 
   /** null when the copy decrypts to the blob's digest and size. */

@@ -130,6 +130,22 @@ describe('fixity: every copy decrypted and checked against its digest; bad ones 
       { action: 'location.fixity-failed', outcome: 'failure' },
       { action: 'fixity.checked', outcome: 'failure' },
     ]);
+
+    // Metrics: what the runs found, and the copies marked bad now (the deleted one).
+    const metrics = await fetch(`${s.httpUrl}/metrics`, { headers: { authorization: s.auth } });
+    expect(metrics.status).toBe(200);
+    const text = await metrics.text();
+    const value = (series: string) =>
+      Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('strata_fixity_copies_checked_total{tier="hot",result="missing"}')).toBe(1);
+    expect(value('strata_fixity_copies_checked_total{tier="hot",result="corrupt"}')).toBe(1);
+    expect(value('strata_fixity_copies_repaired_total{tier="hot"}')).toBe(1);
+    expect(value('strata_copies_bad{tier="hot",status="missing"}')).toBe(1);
+    expect(value('strata_copies_bad{tier="hot",status="corrupt"}')).toBe(0);
+    expect(value('strata_fixity_last_run_end_timestamp_seconds')).toBeGreaterThan(
+      Date.now() / 1000 - 60,
+    );
+    expect((await fetch(`${s.httpUrl}/metrics`)).status).toBe(401);
   });
 
   it('reads the cold tier only when asked', async () => {
