@@ -34,8 +34,11 @@ export interface ObjectWriter {
    * should wait before writing more (backpressure), else undefined.
    */
   write(pieces: readonly Buffer[]): Promise<void> | undefined;
-  /** Makes the object durable at its key. */
-  finish(): Promise<{ size: number }>;
+  /**
+   * Makes the object durable at its key. `confirmed`: the server proved that it stored exactly
+   * the bytes written (S3: its ETag is their MD5), so the copy needs no read-back to be verified.
+   */
+  finish(): Promise<{ size: number; confirmed?: boolean }>;
   /** Drops what was written; safe to call at any time, more than once. */
   abort(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
-import { pipeline, Readable } from 'node:stream';
+import { once } from 'node:events';
+import { PassThrough, pipeline, Readable } from 'node:stream';
 import { type TierConfig, type TierName } from '../config/index.js';
 import {
   type BlobBackend,
@@ -198,6 +199,14 @@ export class BlobStore {
   }
 
   /** Whether a tier keeps objects in an archive class (reading needs a restore first). */
+  /** Whether copies on this backend can need a restore (it serves a tier with `restore`). */
+  mayNeedRestore(backendId: string): boolean {
+    return (
+      this.backend(backendId).restoreState !== undefined &&
+      Object.values(this.tiers).some((t) => t.backend === backendId && t.restore !== null)
+    );
+  }
+
   isArchiveTier(tier: TierName): boolean {
     return this.tiers[tier].restore !== null;
   }
@@ -218,28 +227,57 @@ export class BlobStore {
   }
 
   /**
-   * Copies a stored object, ciphertext as is (no key needed), to `tier` at `key`, streaming.
-   * Returns the new location and the SHA-256 and size of what was written.
+   * Copies a stored object, as is (ciphertext), to a tier under `key`, in one pass that also
+   * decrypts what it reads to the blob's HMAC digest and plaintext size (`source`: a source that
+   * is damaged is caught before anything relies on the copy). `confirmed` when the target's server
+   * proved it stored exactly the bytes sent (S3 ETag = their MD5): with a source that matches its
+   * digest, the copy is then verified without reading it back.
    */
   async copyToTier(
     from: BlobLocation,
     tier: TierName,
     key: string,
-  ): Promise<{ location: BlobLocation; sha256: Buffer; size: number }> {
+    studyUid: string,
+  ): Promise<{
+    location: BlobLocation;
+    size: number;
+    source: { digest: Buffer; size: number } | null;
+    confirmed: boolean;
+  }> {
     const target = this.tiers[tier];
+    const sessionKey = await this.keys.existingForStudy(studyUid);
     const source = await this.backend(from.backend).get(from.key);
-    const hash = createHash('sha256');
     const writer = this.backend(target.backend).openWriter(key, writeOptions(target));
+    // The same bytes, decrypted on the side: a failure there is a damaged source, not a failed copy.
+    const ciphertext = new PassThrough({ highWaterMark: 1 << 20 });
+    const plain = await this.pgp.decrypt(ciphertext, sessionKey);
+    const digesting = (async () => {
+      const hmac = createHmac('sha256', this.dedupSecret);
+      let size = 0;
+      for await (const chunk of plain as AsyncIterable<Buffer>) {
+        hmac.update(chunk);
+        size += chunk.length;
+      }
+      return { digest: hmac.digest(), size };
+    })().catch(() => null);
     try {
       for await (const chunk of source as AsyncIterable<Buffer>) {
-        hash.update(chunk);
+        const full = !ciphertext.destroyed && !ciphertext.write(chunk);
         const wait = writer.write([chunk]);
         if (wait) await wait;
+        if (full && !ciphertext.destroyed) await once(ciphertext, 'drain');
       }
-      const { size } = await writer.finish();
-      return { location: { backend: target.backend, key, tier }, sha256: hash.digest(), size };
+      ciphertext.end();
+      const [{ size, confirmed }, sourceDigest] = await Promise.all([writer.finish(), digesting]);
+      return {
+        location: { backend: target.backend, key, tier },
+        size,
+        source: sourceDigest,
+        confirmed: confirmed === true,
+      };
     } catch (error) {
       source.destroy();
+      ciphertext.destroy();
       await writer.abort();
       throw error;
     }

@@ -14,6 +14,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { PassThrough, type Readable } from 'node:stream';
 import { type S3BackendConfig } from '../config/index.js';
+import { S3EtagCalculator } from './s3-etag.js';
 import {
   type BlobBackend,
   type ByteRange,
@@ -114,6 +115,7 @@ export class S3Backend implements BlobBackend {
     const chosen = key ?? randomObjectKey();
     return new S3ObjectWriter(
       chosen,
+      this.config.partSizeBytes,
       (body) =>
         new Upload({
           client: this.client,
@@ -271,11 +273,14 @@ class S3ObjectWriter implements ObjectWriter {
   private readonly done: Promise<unknown>;
   private failure: Error | null = null;
   private size = 0;
+  private readonly etag: S3EtagCalculator;
 
   constructor(
     readonly key: string,
+    partSize: number,
     makeUpload: (body: Readable) => Upload,
   ) {
+    this.etag = new S3EtagCalculator(partSize);
     this.upload = makeUpload(this.body);
     this.done = this.upload.done();
     this.done.catch((e: unknown) => {
@@ -290,6 +295,7 @@ class S3ObjectWriter implements ObjectWriter {
     for (const piece of pieces) {
       if (piece.length === 0) continue;
       this.size += piece.length;
+      this.etag.update(piece);
       full = !this.body.write(piece) || full;
     }
     if (!full) return undefined;
@@ -307,11 +313,11 @@ class S3ObjectWriter implements ObjectWriter {
     });
   }
 
-  async finish(): Promise<{ size: number }> {
+  async finish(): Promise<{ size: number; confirmed: boolean }> {
     if (this.failure) throw this.failure;
     this.body.end();
-    await this.done;
-    return { size: this.size };
+    const out = (await this.done) as { ETag?: string };
+    return { size: this.size, confirmed: this.etag.matches(out.ETag) };
   }
 
   async abort(): Promise<void> {

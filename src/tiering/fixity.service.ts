@@ -261,7 +261,7 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
     const tier = bad.tier as TierName;
     const key = this.blobs.newKey();
     try {
-      const copy = await this.blobs.copyToTier(good, tier, key);
+      const copy = await this.blobs.copyToTier(good, tier, key, bad.study_instance_uid);
       const check = await this.verify(copy.location, bad);
       if (check !== null) {
         await this.blobs.deleteObject(copy.location);

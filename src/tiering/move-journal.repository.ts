@@ -80,6 +80,70 @@ export class MoveJournalRepository {
     return toEntry(row!);
   }
 
+  /**
+   * Records the plans of several blobs in one commit (one statement); entries of the same job and
+   * blob that exist are returned as they are. Keyed by blob id.
+   */
+  async planMany(
+    entries: (Omit<MoveEntry, 'id' | 'step' | 'removed'> & { step: MoveStep })[],
+  ): Promise<Map<string, MoveEntry>> {
+    if (entries.length === 0) return new Map();
+    const rows = await this.db.query<Row>(
+      `INSERT INTO move_journal (job_fk, blob_fk, from_location_fk, from_backend, from_key, to_backend,
+                                 to_key, to_tier, stored_size, step)
+       SELECT $1::bigint, * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[],
+                                        $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[])
+       ON CONFLICT (job_fk, blob_fk) DO UPDATE SET updated_at = move_journal.updated_at
+       RETURNING *`,
+      [
+        entries[0]!.jobId,
+        entries.map((e) => e.blobId),
+        entries.map((e) => e.fromLocationId),
+        entries.map((e) => e.from.backend),
+        entries.map((e) => e.from.key),
+        entries.map((e) => e.to.backend),
+        entries.map((e) => e.to.key),
+        entries.map((e) => e.to.tier),
+        entries.map((e) => e.storedSize),
+        entries.map((e) => e.step),
+      ],
+    );
+    return new Map(rows.map((r) => [String(r.blob_fk), toEntry(r)]));
+  }
+
+  /**
+   * In one statement (so one commit): the verified copy's location is added, the blob's other
+   * locations are removed from the catalog, and the entry goes to 'removed' naming them. Returns
+   * the removed locations, whose objects are deleted next.
+   */
+  async switchLocations(entry: MoveEntry): Promise<{ backend: string; key: string }[]> {
+    return this.db.query<{ backend: string; key: string }>(
+      `WITH added AS (
+         INSERT INTO locations (blob_fk, backend, key, tier, stored_size, status, verified_at)
+         VALUES ($1, $2, $3, $4, $5, 'ok', now()) ON CONFLICT (backend, key) DO NOTHING),
+       gone AS (
+         DELETE FROM locations WHERE blob_fk = $1 AND NOT (backend = $2 AND key = $3)
+         RETURNING backend, key),
+       journal AS (
+         UPDATE move_journal
+            SET step = 'removed', updated_at = now(),
+                removed = (SELECT coalesce(jsonb_agg(jsonb_build_object('backend', backend, 'key', key)),
+                                           '[]'::jsonb) FROM gone)
+          WHERE id = $6)
+       SELECT backend, key FROM gone`,
+      [entry.blobId, entry.to.backend, entry.to.key, entry.to.tier, entry.storedSize, entry.id],
+    );
+  }
+
+  /** Marks entries done (their old objects are deleted) in one statement. */
+  async setDone(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.query(
+      `UPDATE move_journal SET step = 'done', updated_at = now() WHERE id = ANY($1::bigint[])`,
+      [ids],
+    );
+  }
+
   async forJob(jobId: string): Promise<MoveEntry[]> {
     const rows = await this.db.query<Row>(
       'SELECT * FROM move_journal WHERE job_fk = $1 ORDER BY id',

@@ -42,7 +42,18 @@ interface BlobCopy {
   key: string;
   tier: string;
   storedSize: number;
+  /** The blob's HMAC digest and plaintext size, which the copy is verified against. */
+  blob: BlobDigest;
 }
+
+interface BlobDigest {
+  digest: Buffer;
+  size: string;
+}
+
+const PROGRESS_EVERY_MS = 250;
+/** Blobs whose move plans are recorded in one commit. */
+const PLAN_BATCH = 32;
 
 const TIER_ORDER = `CASE l.tier WHEN 'hot' THEN 0 WHEN 'warm' THEN 1 WHEN 'cold' THEN 2 ELSE 3 END`;
 
@@ -186,6 +197,26 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
         return entry.storedSize;
       });
     }
+    const doneMarks = new DoneMarks(
+      (ids) => this.journal.setDone(ids),
+      () => this.failpoint('done'),
+    );
+    // Plans are recorded a batch at a time (one commit for many blobs), as the workers reach them.
+    const toPlan: (Parameters<MoveJournalRepository['planMany']>[0][number] & { index: number })[] =
+      [];
+    const plans = new Map<string, Promise<MoveEntry>>();
+    const planFrom = (index: number) => {
+      const batch = toPlan.slice(index, index + PLAN_BATCH);
+      const recorded = this.journal.planMany(batch).then((entries) => {
+        this.failpoint('planned');
+        return entries;
+      });
+      for (const e of batch)
+        plans.set(
+          e.blobId,
+          recorded.then((m) => m.get(e.blobId)!),
+        );
+    };
     for (const [blobId, blobCopies] of byBlob) {
       const there = blobCopies.find((c) => c.tier === p.tier && c.backend === targetBackend);
       const source = there ?? blobCopies[0]!;
@@ -193,23 +224,33 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
         tasks.push(async () => 0); // already where it should be
         continue;
       }
+      const index = toPlan.length;
+      toPlan.push({
+        index,
+        jobId: job.id,
+        blobId,
+        fromLocationId: source.locationId,
+        from: { backend: source.backend, key: source.key },
+        to: there
+          ? { backend: there.backend, key: there.key, tier: p.tier }
+          : { backend: targetBackend, key: this.blobs.newKey(), tier: p.tier },
+        storedSize: source.storedSize,
+        // A copy on the target tier exists: only the others are left to remove.
+        step: there ? 'added' : 'planned',
+      });
       tasks.push(async () => {
-        const entry = await this.journal.plan(
+        if (!plans.has(blobId)) planFrom(index - (index % PLAN_BATCH));
+        const entry = await plans.get(blobId)!;
+        await this.advance(
+          entry,
+          p.studyInstanceUid,
           {
-            jobId: job.id,
-            blobId,
-            fromLocationId: source.locationId,
-            from: { backend: source.backend, key: source.key },
-            to: there
-              ? { backend: there.backend, key: there.key, tier: p.tier }
-              : { backend: targetBackend, key: this.blobs.newKey(), tier: p.tier },
-            storedSize: source.storedSize,
+            // Just planned at a new key (not an entry found from before): nothing is there yet.
+            fresh: entry.step === 'planned' && entry.to.key === toPlan[index]!.to.key && !there,
+            blob: source.blob,
           },
-          // A copy on the target tier exists: only the others are left to remove.
-          there ? 'added' : 'planned',
+          doneMarks,
         );
-        this.failpoint(entry.step);
-        await this.advance(entry, p.studyInstanceUid);
         return there ? 0 : source.storedSize;
       });
     }
@@ -217,6 +258,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
     // the transfers of one overlap the round trips of the others.
     let next = 0;
     let failed = false;
+    let lastProgress = 0;
     const worker = async (): Promise<void> => {
       while (next < tasks.length && !this.stopping && !failed) {
         const task = tasks[next++]!;
@@ -227,12 +269,17 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
           throw error;
         }
         done++;
-        await this.jobs.progress(job.id, done, bytes);
+        // Progress is shown, not journaled: at most a few updates a second.
+        if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
+          lastProgress = Date.now();
+          await this.jobs.progress(job.id, done, bytes);
+        }
       }
     };
     // Every worker ends before the job does (and before the study's lock is released), so no
     // object of this study is still being moved when the next job for it starts.
     const ended = await Promise.allSettled(Array.from({ length: MOVES_IN_FLIGHT }, worker));
+    await doneMarks.flush();
     const failure = ended.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;
     if (this.stopping) return;
@@ -241,8 +288,17 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
     await this.jobs.finish(job.id, null);
   }
 
-  /** Takes one blob's move from its recorded step to the end. */
-  private async advance(entry: MoveEntry, studyUid: string): Promise<void> {
+  /**
+   * Takes one blob's move from its recorded step to the end. `fresh`: just planned, at a new
+   * random key, so nothing can be there yet to clear.
+   */
+  private async advance(
+    entry: MoveEntry,
+    studyUid: string,
+    known: { fresh: boolean; blob: BlobDigest } | null = null,
+    doneMarks: DoneMarks | null = null,
+  ): Promise<void> {
+    let fresh = known?.fresh ?? false;
     let step = entry.step;
     let removed = entry.removed;
     const from = { ...entry.from, tier: '' };
@@ -251,16 +307,33 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
       if (this.stopping) throw new Error('stopping');
       if (step === 'planned') {
         await this.waitForRestore(entry);
-        // A crash may have left part of the copy: start it again from nothing.
-        await this.blobs.deleteObject(to);
-        await this.blobs.copyToTier(from, to.tier as TierName, to.key);
-        step = await this.commitStep(entry, 'copied');
+        // A crash (or a failed attempt) may have left part of the copy: start again from nothing.
+        if (!fresh) await this.blobs.deleteObject(to);
+        fresh = false;
+        const copy = await this.blobs.copyToTier(from, to.tier as TierName, to.key, studyUid);
+        const blob = known?.blob ?? (await this.blobOf(entry.blobId));
+        if (
+          copy.source === null ||
+          !copy.source.digest.equals(blob.digest) ||
+          copy.source.size !== Number(blob.size)
+        ) {
+          await this.blobs.deleteObject(to);
+          const message = 'the copy moved from does not match its digest';
+          await this.journal.setStep(this.db, entry.id, 'failed', message);
+          throw new Error(
+            `${message} (strata fsck repairs it from another copy); it was not moved`,
+          );
+        }
+        // The source decrypted to its digest in the same pass, and the server confirmed it got
+        // those very bytes: verified without reading the copy back.
+        if (copy.confirmed && copy.size === entry.storedSize) {
+          ({ step, removed } = await this.switchLocations(entry));
+        } else {
+          step = await this.commitStep(entry, 'copied');
+        }
       } else if (step === 'copied') {
-        const [blob] = await this.db.query<{ digest: Buffer; size: string }>(
-          'SELECT digest, size FROM blobs WHERE id = $1',
-          [entry.blobId],
-        );
-        if (!(await this.verifyCopy(entry, studyUid, blob!))) {
+        const blob = known?.blob ?? (await this.blobOf(entry.blobId));
+        if (!(await this.verifyCopy(entry, studyUid, blob))) {
           if (++attempt > 2) {
             await this.blobs.deleteObject(to);
             await this.journal.setStep(this.db, entry.id, 'failed', 'the copy did not verify');
@@ -269,16 +342,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
           step = await this.commitStep(entry, 'planned');
           continue;
         }
-        step = await this.db.transaction(async (tx) => {
-          await tx.query(
-            `INSERT INTO locations (blob_fk, backend, key, tier, stored_size, status, verified_at)
-             VALUES ($1, $2, $3, $4, $5, 'ok', now()) ON CONFLICT (backend, key) DO NOTHING`,
-            [entry.blobId, to.backend, to.key, to.tier, entry.storedSize],
-          );
-          await this.journal.setStep(tx, entry.id, 'added');
-          return 'added' as const;
-        });
-        this.failpoint('added');
+        ({ step, removed } = await this.switchLocations(entry));
       } else if (step === 'added') {
         removed = await this.db.transaction(async (tx) => {
           const gone = await tx.query<{ backend: string; key: string }>(
@@ -293,9 +357,32 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
         this.failpoint('removed');
       } else if (step === 'removed') {
         for (const old of removed) await this.blobs.deleteObject(old);
-        step = await this.commitStep(entry, 'done');
+        if (doneMarks) {
+          await doneMarks.add(entry.id);
+          step = 'done';
+        } else {
+          step = await this.commitStep(entry, 'done');
+        }
       }
     }
+  }
+
+  /** The verified copy replaces the blob's other locations (one commit; see the journal). */
+  private async switchLocations(
+    entry: MoveEntry,
+  ): Promise<{ step: 'removed'; removed: { backend: string; key: string }[] }> {
+    const removed = await this.journal.switchLocations(entry);
+    this.failpoint('removed');
+    return { step: 'removed', removed };
+  }
+
+  private async blobOf(blobId: string): Promise<BlobDigest> {
+    const [blob] = await this.db.query<{ digest: Buffer; size: string }>(
+      'SELECT digest, size FROM blobs WHERE id = $1',
+      [blobId],
+    );
+    if (!blob) throw new Error('the blob being moved is no longer in the catalog');
+    return blob;
   }
 
   /**
@@ -304,6 +391,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
    * restore). Polls at a tenth of the expected wait, between 1 s and 1 min.
    */
   private async waitForRestore(entry: MoveEntry): Promise<void> {
+    if (!this.blobs.mayNeedRestore(entry.from.backend)) return;
     const [row] = await this.db.query<{ tier: string }>(
       'SELECT tier FROM locations WHERE id = $1',
       [entry.fromLocationId],
@@ -359,9 +447,11 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
       key: string;
       tier: string;
       stored_size: string;
+      digest: Buffer;
+      size: string;
     }>(
       `SELECT DISTINCT b.id AS blob_id, l.id AS location_id, l.backend, l.key, l.tier, l.stored_size,
-              ${TIER_ORDER} AS tier_order
+              b.digest, b.size, ${TIER_ORDER} AS tier_order
          FROM studies st
          JOIN instances i ON i.study_fk = st.id
          JOIN series se ON se.id = i.series_fk
@@ -379,6 +469,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
       key: r.key,
       tier: r.tier,
       storedSize: Number(r.stored_size),
+      blob: { digest: r.digest, size: String(r.size) },
     }));
   }
 
@@ -406,5 +497,31 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
       studyInstanceUid: p.studyInstanceUid,
       detail: { job: job.id, tier: p.tier, series: p.seriesInstanceUid, ...detail },
     });
+  }
+}
+
+/**
+ * 'done' marks of a job's entries, written several at a time: a crash before they are written
+ * only makes the resumed job delete the same old objects again, which is harmless.
+ */
+class DoneMarks {
+  private ids: string[] = [];
+
+  constructor(
+    private readonly write: (ids: string[]) => Promise<void>,
+    private readonly afterWrite: () => void,
+  ) {}
+
+  async add(id: string): Promise<void> {
+    this.ids.push(id);
+    if (this.ids.length >= 16) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    const ids = this.ids;
+    this.ids = [];
+    if (ids.length === 0) return;
+    await this.write(ids);
+    this.afterWrite();
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,12 @@ import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
 import { createTestBucket, s3Directory } from '../support/s3.js';
 import { startTestStrata, type TestStrata } from '../support/strata-harness.js';
 import { callApi, retrieveDataset, stowAll } from '../support/wado-client.js';
-import { expectBackendsMatchLocations, folderKeys, threeTierYaml } from '../support/tiers.js';
+import {
+  bucketKeys,
+  expectBackendsMatchLocations,
+  folderKeys,
+  threeTierYaml,
+} from '../support/tiers.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 type Instance = ReturnType<typeof makeInstance>;
@@ -175,6 +180,29 @@ describe('tier moves: copy → verify → add → remove, across filesystem and 
       `SELECT outcome FROM audit_events WHERE action = 'study.moved' ORDER BY seq DESC LIMIT 1`,
     );
     expect(events).toEqual([{ outcome: 'failure' }]);
+  });
+
+  it('a damaged source copy is not moved: the job fails saying so, and the copy stays put', async () => {
+    const other = makeInstance({ studyInstanceUid: newUid(), sopClassUid: CT });
+    await stowAll(s.httpUrl, s.auth, [other.part10]);
+    const [loc] = await s.running.database.database.query<{ key: string }>(
+      `SELECT l.key FROM locations l JOIN blobs b ON b.id = l.blob_fk WHERE b.study_instance_uid = $1`,
+      [other.studyInstanceUid],
+    );
+    const file = join(dataDir, 'objects', 'hot', loc!.key);
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 100]! ^= 0x01;
+    writeFileSync(file, bytes);
+    const before = await bucketKeys(bucket);
+    const job = await move(`/api/studies/${other.studyInstanceUid}/move`, 'warm');
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatch(/does not match its digest/);
+    expect(await bucketKeys(bucket)).toEqual(before);
+    const after = await s.running.database.database.query<{ key: string; tier: string }>(
+      `SELECT l.key, l.tier FROM locations l JOIN blobs b ON b.id = l.blob_fk WHERE b.study_instance_uid = $1`,
+      [other.studyInstanceUid],
+    );
+    expect(after).toEqual([{ key: loc!.key, tier: 'hot' }]);
   });
 
   it('bad requests are refused with a problem body', async () => {

@@ -1,0 +1,22 @@
+import S3rver from 's3rver';
+import { S3Client, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+const dir='/tmp/cpb/s3'; await mkdir(dir,{recursive:true});
+const s3=new S3rver({address:'127.0.0.1',port:0,silent:true,directory:dir});
+const {port}=await s3.run();
+const client=new S3Client({region:'us-east-1',endpoint:`http://127.0.0.1:${port}`,forcePathStyle:true,credentials:{accessKeyId:'S3RVER',secretAccessKey:'S3RVER'},requestChecksumCalculation:'WHEN_REQUIRED',responseChecksumValidation:'WHEN_REQUIRED'});
+const B='bbb';
+await client.send(new CreateBucketCommand({Bucket:B}));
+const src='/tmp/cpb/src'; await mkdir(src,{recursive:true});
+const N=300; for(let i=0;i<N;i++) await writeFile(`${src}/${i}`, randomBytes(525000));
+async function run(name, fn){ let next=0; const t=performance.now(); await Promise.all([0,1,2,3].map(async()=>{for(let n=next++;n<N;n=next++) await fn(n);})); console.log(name, ((N*0.525)/((performance.now()-t)/1000)).toFixed(1),'MB/s'); }
+await run('A readFile+Put', async n=>{ const b=await readFile(`${src}/${n}`); await client.send(new PutObjectCommand({Bucket:B,Key:`a/${n}`,Body:b})); });
+await run('B stream+Upload', async n=>{ await new Upload({client,params:{Bucket:B,Key:`b/${n}`,Body:createReadStream(`${src}/${n}`)},partSize:16<<20,queueSize:4}).done(); });
+await run('C stream->PassThrough->Upload', async n=>{ const p=new PassThrough({highWaterMark:1<<20}); const u=new Upload({client,params:{Bucket:B,Key:`c/${n}`,Body:p},partSize:16<<20,queueSize:4}); const d=u.done(); for await (const c of createReadStream(`${src}/${n}`)) { if(!p.write(c)) await new Promise(r=>p.once('drain',r)); } p.end(); await d; });
+await run('D stream collect + Put + hmac+md5', async n=>{ const chunks=[]; const h=createHmac('sha256','k'), m=createHash('md5'); for await (const c of createReadStream(`${src}/${n}`)) { chunks.push(c); h.update(c); m.update(c);} await client.send(new PutObjectCommand({Bucket:B,Key:`d/${n}`,Body:Buffer.concat(chunks)})); });
+await run('A again', async n=>{ const b=await readFile(`${src}/${n}`); await client.send(new PutObjectCommand({Bucket:B,Key:`a2/${n}`,Body:b})); });
+await s3.close(); process.exit(0);
