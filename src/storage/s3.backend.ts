@@ -116,6 +116,7 @@ export class S3Backend implements BlobBackend {
     return new S3ObjectWriter(
       chosen,
       this.config.partSizeBytes,
+      (error) => this.failure('write', chosen, error),
       (body) =>
         new Upload({
           client: this.client,
@@ -278,13 +279,15 @@ class S3ObjectWriter implements ObjectWriter {
   constructor(
     readonly key: string,
     partSize: number,
+    describeFailure: (error: unknown) => Error,
     makeUpload: (body: Readable) => Upload,
   ) {
     this.etag = new S3EtagCalculator(partSize);
     this.upload = makeUpload(this.body);
     this.done = this.upload.done();
     this.done.catch((e: unknown) => {
-      this.failure ??= e as Error;
+      // Named after the backend and the key, like every other failure of this backend.
+      this.failure ??= describeFailure(e);
       this.body.destroy();
     });
   }
@@ -316,7 +319,12 @@ class S3ObjectWriter implements ObjectWriter {
   async finish(): Promise<{ size: number; confirmed: boolean }> {
     if (this.failure) throw this.failure;
     this.body.end();
-    const out = (await this.done) as { ETag?: string };
+    let out: { ETag?: string };
+    try {
+      out = (await this.done) as { ETag?: string };
+    } catch (error) {
+      throw this.failure ?? error;
+    }
     return { size: this.size, confirmed: this.etag.matches(out.ETag) };
   }
 
