@@ -1,33 +1,7 @@
 import { type MigrationInterface, type QueryRunner } from 'typeorm';
 
-/**
- * Moves the per-instance catalog write and the audit append into SQL functions, so an ingest costs
- * four round trips (BEGIN, record, audit, COMMIT) instead of fourteen: on one association every
- * round trip is latency the sender waits for (measured ≈ 5 ms of ≈ 16 ms per 52 KB instance).
- */
-export class IngestFunctions1764300001000 implements MigrationInterface {
-  name = 'IngestFunctions1764300001000';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`
-      -- Appends one audit row chained to the previous one. The advisory lock serialises appenders
-      -- across nodes; each statement below takes its snapshot after the lock, so it sees the head.
-      CREATE FUNCTION strata_audit_append(
-          p_at timestamptz, p_actor text, p_actor_host text, p_role text, p_action text, p_outcome text,
-          p_patient_id text, p_study_instance_uid text, p_instances integer, p_detail jsonb, p_canonical text)
-        RETURNS void LANGUAGE plpgsql AS $$
-      DECLARE
-        prev bytea;
-      BEGIN
-        PERFORM pg_advisory_xact_lock(7357002);
-        SELECT hash INTO prev FROM audit_events ORDER BY seq DESC LIMIT 1;
-        prev := coalesce(prev, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
-        INSERT INTO audit_events (at, actor, actor_host, role, action, outcome, patient_id, study_instance_uid,
-                                  instances, detail, prev_hash, hash)
-        VALUES (p_at, p_actor, p_actor_host, p_role, p_action, p_outcome, p_patient_id, p_study_instance_uid,
-                p_instances, p_detail, prev, sha256(prev || convert_to(p_canonical, 'UTF8')));
-      END $$;
-
+/** The first strata_record_instance (FewerIngestWrites1764300006000 replaces it; its down restores it). */
+export const RECORD_INSTANCE_V1 = `
       -- Records one received instance: patient, study, series, blob (deduplicated by digest),
       -- instance, version, location and the denormalised counters. Returns what happened, and whether
       -- the caller's freshly written object is now referenced (else the caller deletes it).
@@ -161,6 +135,37 @@ export class IngestFunctions1764300001000 implements MigrationInterface {
 
         RETURN QUERY SELECT CASE WHEN v_instance_new THEN 'stored' ELSE 'new-version' END, v_blob_new, v_versions + 1;
       END $$;
+`;
+
+/**
+ * Moves the per-instance catalog write and the audit append into SQL functions, so an ingest costs
+ * four round trips (BEGIN, record, audit, COMMIT) instead of fourteen: on one association every
+ * round trip is latency the sender waits for (measured ≈ 5 ms of ≈ 16 ms per 52 KB instance).
+ */
+export class IngestFunctions1764300001000 implements MigrationInterface {
+  name = 'IngestFunctions1764300001000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      -- Appends one audit row chained to the previous one. The advisory lock serialises appenders
+      -- across nodes; each statement below takes its snapshot after the lock, so it sees the head.
+      CREATE FUNCTION strata_audit_append(
+          p_at timestamptz, p_actor text, p_actor_host text, p_role text, p_action text, p_outcome text,
+          p_patient_id text, p_study_instance_uid text, p_instances integer, p_detail jsonb, p_canonical text)
+        RETURNS void LANGUAGE plpgsql AS $$
+      DECLARE
+        prev bytea;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(7357002);
+        SELECT hash INTO prev FROM audit_events ORDER BY seq DESC LIMIT 1;
+        prev := coalesce(prev, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
+        INSERT INTO audit_events (at, actor, actor_host, role, action, outcome, patient_id, study_instance_uid,
+                                  instances, detail, prev_hash, hash)
+        VALUES (p_at, p_actor, p_actor_host, p_role, p_action, p_outcome, p_patient_id, p_study_instance_uid,
+                p_instances, p_detail, prev, sha256(prev || convert_to(p_canonical, 'UTF8')));
+      END $$;
+
+      ${RECORD_INSTANCE_V1}
     `);
   }
 

@@ -4,6 +4,7 @@ import { IngestInOneStatement1764300002000 } from './1764300002000-IngestInOneSt
 import { TierMoves1764300003000 } from './1764300003000-TierMoves.js';
 import { Fixity1764300004000 } from './1764300004000-Fixity.js';
 import { KeyRing1764300005000 } from './1764300005000-KeyRing.js';
+import { FewerIngestWrites1764300006000 } from './1764300006000-FewerIngestWrites.js';
 
 /** Every migration, in order. TypeORM with ESM needs the classes listed (no globs). */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   TierMoves1764300003000,
   Fixity1764300004000,
   KeyRing1764300005000,
+  FewerIngestWrites1764300006000,
 ];
