@@ -5,6 +5,7 @@ import { TierMoves1764300003000 } from './1764300003000-TierMoves.js';
 import { Fixity1764300004000 } from './1764300004000-Fixity.js';
 import { KeyRing1764300005000 } from './1764300005000-KeyRing.js';
 import { FewerIngestWrites1764300006000 } from './1764300006000-FewerIngestWrites.js';
+import { LocationChecksums1764300007000 } from './1764300007000-LocationChecksums.js';
 
 /** Every migration, in order. TypeORM with ESM needs the classes listed (no globs). */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   Fixity1764300004000,
   KeyRing1764300005000,
   FewerIngestWrites1764300006000,
+  LocationChecksums1764300007000,
 ];

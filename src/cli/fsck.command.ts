@@ -4,18 +4,19 @@ import { TIER_NAMES, type TierName } from '../config/index.js';
 import { FixityService, type FixityResult, TierMover } from '../tiering/index.js';
 import { followJob, withTieringApp } from './tiering-app.js';
 
-export const FSCK_USAGE = `usage: strata fsck [--tier hot|warm|cold] [--sample N%] [--include-cold]
+export const FSCK_USAGE = `usage: strata fsck [--tier hot|warm|cold] [--sample N%] [--include-cold] [--deep]
 
 Reads every stored copy (or a random N% of them), decrypts it and checks it against its blob's
 digest and size. Bad copies are marked, audited, and repaired from another good copy when one
 exists. The cold tier is read only with --tier cold or --include-cold (restores and retrieval
-fees). Exits 0 when every copy checked is good or was repaired, 1 otherwise, 2 on a usage error.`;
+fees). A copy whose S3 ETag was confirmed at write is checked with a HEAD request (still there,
+same checksum and size) unless --deep, which reads and decrypts every copy. Exits 0 when every copy checked is good or was repaired, 1 otherwise, 2 on a usage error.`;
 
 export async function fsckCommand(
   argv: string[],
   log: { log: (m: string) => void; warn: (m: string) => void },
 ): Promise<number> {
-  let values: { tier?: string; sample?: string; 'include-cold'?: boolean };
+  let values: { tier?: string; sample?: string; 'include-cold'?: boolean; deep?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -23,6 +24,7 @@ export async function fsckCommand(
         tier: { type: 'string' },
         sample: { type: 'string' },
         'include-cold': { type: 'boolean' },
+        deep: { type: 'boolean' },
       },
       strict: true,
     }));
@@ -47,6 +49,7 @@ export async function fsckCommand(
       tier: (values.tier as TierName | undefined) ?? null,
       samplePercent: sample,
       includeCold: values['include-cold'] ?? false,
+      deep: values.deep ?? false,
       actor: `cli:${userInfo().username}`,
       actorHost: hostname(),
     });
@@ -57,7 +60,7 @@ export async function fsckCommand(
     }
     const r = end.result as unknown as FixityResult;
     console.log(
-      `job ${end.id}: ${r.checked} checked, ${r.ok} good, ${r.missing} missing, ${r.corrupt} corrupt, ` +
+      `job ${end.id}: ${r.checked} checked (${r.byChecksum} by the server's checksum), ${r.ok} good, ${r.missing} missing, ${r.corrupt} corrupt, ` +
         `${r.repaired} repaired, ${r.unrepaired} with no good copy left, ${r.unreadable} unreadable now`,
     );
     return r.unrepaired > 0 || r.unreadable > 0 ? 1 : 0;

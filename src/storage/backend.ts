@@ -36,9 +36,10 @@ export interface ObjectWriter {
   write(pieces: readonly Buffer[]): Promise<void> | undefined;
   /**
    * Makes the object durable at its key. `confirmed`: the server proved that it stored exactly
-   * the bytes written (S3: its ETag is their MD5), so the copy needs no read-back to be verified.
+   * the bytes written (S3: its ETag is their MD5), so the copy needs no read-back to be verified;
+   * `checksum` is then the server's checksum of the object (the ETag), which `head` answers later.
    */
-  finish(): Promise<{ size: number; confirmed?: boolean }>;
+  finish(): Promise<{ size: number; confirmed?: boolean; checksum?: string }>;
   /** Drops what was written; safe to call at any time, more than once. */
   abort(): Promise<void>;
 }
@@ -67,7 +68,8 @@ export interface BlobBackend {
   /** How long a restore at this speed takes here, when the backend knows better than AWS's table. */
   restoreEstimateSeconds?(tier: string): number;
   get(key: string, range?: ByteRange): Promise<Readable>;
-  head(key: string): Promise<{ size: number; modifiedAt: Date } | null>;
+  /** Size, time and, where the server keeps one, its checksum of the object (S3: the ETag). */
+  head(key: string): Promise<{ size: number; modifiedAt: Date; checksum?: string } | null>;
   delete(key: string): Promise<void>;
   list(): AsyncIterable<{ key: string; size: number; modifiedAt: Date }>;
 }

@@ -211,6 +211,14 @@ export class BlobStore {
     return this.tiers[tier].restore !== null;
   }
 
+  /** Size and server checksum of a stored object, or null when it is not there (no read, no restore). */
+  async statObject(
+    location: Pick<BlobLocation, 'backend' | 'key'>,
+  ): Promise<{ size: number; checksum: string | null } | null> {
+    const head = await this.backend(location.backend).head(location.key);
+    return head ? { size: head.size, checksum: head.checksum ?? null } : null;
+  }
+
   /** The stored size of an object, or null when it is not there (no read, no restore needed). */
   async storedSize(location: Pick<BlobLocation, 'backend' | 'key'>): Promise<number | null> {
     return (await this.backend(location.backend).head(location.key))?.size ?? null;
@@ -243,6 +251,8 @@ export class BlobStore {
     size: number;
     source: { digest: Buffer; size: number } | null;
     confirmed: boolean;
+    /** The server's checksum of the copy when `confirmed` (S3 ETag), for HEAD-only fixity. */
+    checksum: string | null;
   }> {
     const target = this.tiers[tier];
     const sessionKey = await this.keys.existingForStudy(studyUid);
@@ -268,12 +278,16 @@ export class BlobStore {
         if (full && !ciphertext.destroyed) await once(ciphertext, 'drain');
       }
       ciphertext.end();
-      const [{ size, confirmed }, sourceDigest] = await Promise.all([writer.finish(), digesting]);
+      const [{ size, confirmed, checksum }, sourceDigest] = await Promise.all([
+        writer.finish(),
+        digesting,
+      ]);
       return {
         location: { backend: target.backend, key, tier },
         size,
         source: sourceDigest,
         confirmed: confirmed === true,
+        checksum: confirmed === true ? (checksum ?? null) : null,
       };
     } catch (error) {
       source.destroy();

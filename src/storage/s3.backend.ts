@@ -25,6 +25,11 @@ import {
   writeAll,
 } from './backend.js';
 
+/** An ETag as stored in the catalog: without quotes, lower case. */
+function normalizeEtag(etag: string): string {
+  return etag.replace(/"/g, '').toLowerCase();
+}
+
 /** Storage classes whose objects must be restored before they can be read. */
 const ARCHIVE_CLASSES: ReadonlySet<string> = new Set(['GLACIER', 'DEEP_ARCHIVE']);
 
@@ -148,12 +153,16 @@ export class S3Backend implements BlobBackend {
     }
   }
 
-  async head(key: string): Promise<{ size: number; modifiedAt: Date } | null> {
+  async head(key: string): Promise<{ size: number; modifiedAt: Date; checksum?: string } | null> {
     try {
       const out = await this.client.send(
         new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }),
       );
-      return { size: Number(out.ContentLength ?? 0), modifiedAt: out.LastModified ?? new Date(0) };
+      return {
+        size: Number(out.ContentLength ?? 0),
+        modifiedAt: out.LastModified ?? new Date(0),
+        ...(out.ETag ? { checksum: normalizeEtag(out.ETag) } : {}),
+      };
     } catch (error) {
       if (isNotFound(error)) return null;
       throw this.failure('head', key, error);
@@ -316,7 +325,7 @@ class S3ObjectWriter implements ObjectWriter {
     });
   }
 
-  async finish(): Promise<{ size: number; confirmed: boolean }> {
+  async finish(): Promise<{ size: number; confirmed: boolean; checksum?: string }> {
     if (this.failure) throw this.failure;
     this.body.end();
     let out: { ETag?: string };
@@ -325,7 +334,12 @@ class S3ObjectWriter implements ObjectWriter {
     } catch (error) {
       throw this.failure ?? error;
     }
-    return { size: this.size, confirmed: this.etag.matches(out.ETag) };
+    const confirmed = this.etag.matches(out.ETag);
+    return {
+      size: this.size,
+      confirmed,
+      ...(confirmed && out.ETag ? { checksum: normalizeEtag(out.ETag) } : {}),
+    };
   }
 
   async abort(): Promise<void> {

@@ -25,12 +25,19 @@ export interface FixityRequest {
   samplePercent: number;
   /** Read the cold tier too: archive classes may need restores and cost retrieval fees. */
   includeCold: boolean;
+  /**
+   * Read and decrypt every copy, even those the storage server's checksum can vouch for (copies
+   * whose S3 ETag was confirmed at write are otherwise checked with a HEAD request: no transfer).
+   */
+  deep: boolean;
   actor: string;
   actorHost: string | null;
 }
 
 export interface FixityResult {
   checked: number;
+  /** Of those, checked by the server's checksum and size (HEAD), without reading. */
+  byChecksum: number;
   ok: number;
   missing: number;
   corrupt: number;
@@ -51,6 +58,7 @@ interface LocationRow {
   digest: Buffer;
   size: string;
   study_instance_uid: string;
+  checksum: string | null;
 }
 
 const BATCH = 200;
@@ -107,6 +115,7 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
         tier: req.tier,
         samplePercent: req.samplePercent,
         includeCold: req.includeCold,
+        deep: req.deep,
         actorHost: req.actorHost,
       },
       req.actor,
@@ -134,6 +143,7 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
       tier: null,
       samplePercent: this.config.fixity.samplePercent,
       includeCold: this.config.fixity.includeCold,
+      deep: false,
       actor: 'scheduler',
       actorHost: null,
     });
@@ -142,6 +152,7 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
   private async run(job: Job, req: FixityRequest): Promise<void> {
     const result: FixityResult = {
       checked: 0,
+      byChecksum: 0,
       ok: 0,
       missing: 0,
       corrupt: 0,
@@ -162,7 +173,7 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
       for (let after = '0'; !this.stopping;) {
         const batch = await this.db.query<LocationRow>(
           `SELECT l.id, l.blob_fk AS blob_id, l.backend, l.key, l.tier, l.stored_size,
-                  b.digest, b.size, b.study_instance_uid
+                  b.digest, b.size, b.study_instance_uid, l.checksum
              FROM locations l JOIN blobs b ON b.id = l.blob_fk
             WHERE l.tier = ANY($1::text[]) AND l.id > $2 AND l.id <= $4 ORDER BY l.id LIMIT $3`,
           [tiers, after, BATCH, last],
@@ -172,7 +183,7 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
         for (const row of batch) {
           if (this.stopping) break;
           if (req.samplePercent < 100 && Math.random() * 100 >= req.samplePercent) continue;
-          await this.checkOne(job, row, result);
+          await this.checkOne(job, row, result, req.deep);
           bytes += Number(row.stored_size);
           await this.jobs.progress(job.id, result.checked, bytes);
         }
@@ -201,10 +212,19 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
     }
   }
 
-  private async checkOne(job: Job, row: LocationRow, result: FixityResult): Promise<void> {
+  private async checkOne(
+    job: Job,
+    row: LocationRow,
+    result: FixityResult,
+    deep: boolean,
+  ): Promise<void> {
     result.checked++;
     const location: BlobLocation = { backend: row.backend, key: row.key, tier: row.tier };
-    const problem = await this.verify(location, row);
+    const byChecksum = row.checksum !== null && !deep;
+    if (byChecksum) result.byChecksum++;
+    const problem = byChecksum
+      ? await this.verifyByChecksum(location, row)
+      : await this.verify(location, row);
     this.metrics.checked.inc({ tier: row.tier, result: problem ?? 'ok' });
     if (problem === null) {
       result.ok++;
@@ -230,6 +250,25 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
       result.repaired++;
       this.metrics.repaired.inc({ tier: row.tier });
     } else result.unrepaired++;
+  }
+
+  /**
+   * null when the server still has the object with the checksum and size it confirmed at write
+   * (S3 checks its own copies; this catches an object deleted, replaced or truncated since).
+   */
+  private async verifyByChecksum(
+    location: BlobLocation,
+    row: LocationRow,
+  ): Promise<'missing' | 'corrupt' | 'unreadable' | null> {
+    try {
+      const stat = await this.blobs.statObject(location);
+      if (!stat) return 'missing';
+      return stat.checksum === row.checksum && stat.size === Number(row.stored_size)
+        ? null
+        : 'corrupt';
+    } catch {
+      return 'unreadable';
+    }
   }
 
   /** null when the copy decrypts to the blob's digest and size. */

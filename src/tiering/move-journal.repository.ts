@@ -116,11 +116,14 @@ export class MoveJournalRepository {
    * locations are removed from the catalog, and the entry goes to 'removed' naming them. Returns
    * the removed locations, whose objects are deleted next.
    */
-  async switchLocations(entry: MoveEntry): Promise<{ backend: string; key: string }[]> {
+  async switchLocations(
+    entry: MoveEntry,
+    checksum: string | null,
+  ): Promise<{ backend: string; key: string }[]> {
     return this.db.query<{ backend: string; key: string }>(
       `WITH added AS (
-         INSERT INTO locations (blob_fk, backend, key, tier, stored_size, status, verified_at)
-         VALUES ($1, $2, $3, $4, $5, 'ok', now()) ON CONFLICT (backend, key) DO NOTHING),
+         INSERT INTO locations (blob_fk, backend, key, tier, stored_size, status, verified_at, checksum)
+         VALUES ($1, $2, $3, $4, $5, 'ok', now(), $7) ON CONFLICT (backend, key) DO NOTHING),
        gone AS (
          DELETE FROM locations WHERE blob_fk = $1 AND NOT (backend = $2 AND key = $3)
          RETURNING backend, key),
@@ -131,7 +134,15 @@ export class MoveJournalRepository {
                                            '[]'::jsonb) FROM gone)
           WHERE id = $6)
        SELECT backend, key FROM gone`,
-      [entry.blobId, entry.to.backend, entry.to.key, entry.to.tier, entry.storedSize, entry.id],
+      [
+        entry.blobId,
+        entry.to.backend,
+        entry.to.key,
+        entry.to.tier,
+        entry.storedSize,
+        entry.id,
+        checksum,
+      ],
     );
   }
 

@@ -327,7 +327,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
         // The source decrypted to its digest in the same pass, and the server confirmed it got
         // those very bytes: verified without reading the copy back.
         if (copy.confirmed && copy.size === entry.storedSize) {
-          ({ step, removed } = await this.switchLocations(entry));
+          ({ step, removed } = await this.switchLocations(entry, copy.checksum));
         } else {
           step = await this.commitStep(entry, 'copied');
         }
@@ -342,7 +342,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
           step = await this.commitStep(entry, 'planned');
           continue;
         }
-        ({ step, removed } = await this.switchLocations(entry));
+        ({ step, removed } = await this.switchLocations(entry, null));
       } else if (step === 'added') {
         removed = await this.db.transaction(async (tx) => {
           const gone = await tx.query<{ backend: string; key: string }>(
@@ -370,8 +370,9 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
   /** The verified copy replaces the blob's other locations (one commit; see the journal). */
   private async switchLocations(
     entry: MoveEntry,
+    checksum: string | null,
   ): Promise<{ step: 'removed'; removed: { backend: string; key: string }[] }> {
-    const removed = await this.journal.switchLocations(entry);
+    const removed = await this.journal.switchLocations(entry, checksum);
     this.failpoint('removed');
     return { step: 'removed', removed };
   }

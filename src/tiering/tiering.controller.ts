@@ -52,20 +52,23 @@ export class TieringController {
   /**
    * Starts a fixity check (202; follow it at GET /api/jobs/{id}, whose `result` counts what was
    * checked, missing, corrupt and repaired). Body (all optional): `tier`, `samplePercent` (1-100),
-   * `includeCold` (reading cold copies may need restores and cost retrieval fees).
+   * `includeCold` (reading cold copies may need restores and cost retrieval fees), `deep` (read
+   * and decrypt every copy, also those an S3 ETag confirmed at write lets a HEAD request check).
    */
   @Post('fixity')
   @HttpCode(202)
-  @ApiBody({ schema: { example: { tier: 'hot', samplePercent: 10, includeCold: false } } })
+  @ApiBody({
+    schema: { example: { tier: 'hot', samplePercent: 10, includeCold: false, deep: false } },
+  })
   async fixity(@Req() req: StrataRequest): Promise<Job> {
     const body = ((await readJsonBody(req)) ?? {}) as Record<string, unknown>;
     if (typeof body !== 'object' || Array.isArray(body))
       throw badRequest('the body must be a JSON object');
     const unknown = Object.keys(body).filter(
-      (k) => !['tier', 'samplePercent', 'includeCold'].includes(k),
+      (k) => !['tier', 'samplePercent', 'includeCold', 'deep'].includes(k),
     );
     if (unknown.length > 0) throw badRequest(`unknown field(s): ${unknown.join(', ')}`);
-    const { tier = null, samplePercent = 100, includeCold = false } = body;
+    const { tier = null, samplePercent = 100, includeCold = false, deep = false } = body;
     if (tier !== null && !TIER_NAMES.includes(tier as TierName)) {
       throw badRequest(`tier must be one of ${TIER_NAMES.join(', ')}`);
     }
@@ -73,10 +76,12 @@ export class TieringController {
       throw badRequest('samplePercent must be a number from 1 to 100');
     }
     if (typeof includeCold !== 'boolean') throw badRequest('includeCold must be true or false');
+    if (typeof deep !== 'boolean') throw badRequest('deep must be true or false');
     return this.fixityService.request({
       tier: tier as TierName | null,
       samplePercent,
       includeCold,
+      deep,
       actor: req.strataUser?.name ?? 'unknown',
       actorHost: req.ip ?? null,
     });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as openpgp from 'openpgp';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
 import { cli } from '../support/cli.js';
 import { buildServer, removeServerBuild, startChild } from '../support/crash-child.js';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createTestBucket, testS3Client } from '../support/s3.js';
 import { stow } from '../support/stow-client.js';
 import { startTestStrata, testEnv } from '../support/strata-harness.js';
@@ -127,37 +127,57 @@ describe('the strata CLI: tier move, fsck, export, and the embedded database of 
     }
   });
 
-  it('strata fsck checks every copy and exits 0 when all are good, 1 when one is lost', async () => {
+  it('strata fsck checks every copy and exits 0 when all are good, 1 when one is lost or replaced', async () => {
     const good = await cli(['fsck', '--include-cold'], env);
     expect(good.code, good.stderr).toBe(0);
-    expect(good.stdout).toMatch(/3 checked, 3 good, 0 missing, 0 corrupt/);
+    // The study is on warm (s3rver): each copy's ETag was confirmed when it was moved there, so a
+    // HEAD request checks it, without reading.
+    expect(good.stdout).toMatch(
+      /3 checked \(3 by the server's checksum\), 3 good, 0 missing, 0 corrupt/,
+    );
     const db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
     try {
-      // Lose one copy (warm, on S3) behind the archive's back: nothing to repair it from.
-      const { rows } = await db.query<{ key: string }>(`SELECT key FROM locations LIMIT 1`);
+      // Behind the archive's back, lose one copy (warm, on S3) and replace another with other bytes
+      // of the same size: nothing to repair them from.
+      const { rows } = await db.query<{ key: string; stored_size: string }>(
+        `SELECT key, stored_size FROM locations ORDER BY id LIMIT 2`,
+      );
       await testS3Client().send(new DeleteObjectCommand({ Bucket: bucket, Key: rows[0]!.key }));
+      await testS3Client().send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: rows[1]!.key,
+          Body: randomBytes(Number(rows[1]!.stored_size)),
+        }),
+      );
     } finally {
       await db.end();
     }
     const bad = await cli(['fsck', '--tier', 'warm'], env);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(
-      /3 checked, 2 good, 1 missing, 0 corrupt, 0 repaired, 1 with no good copy left/,
+      /3 checked \(3 by the server's checksum\), 1 good, 1 missing, 1 corrupt, 0 repaired, 2 with no good copy left/,
+    );
+    // --deep reads and decrypts each copy instead, and finds the same.
+    const deep = await cli(['fsck', '--tier', 'warm', '--deep'], env);
+    expect(deep.code).toBe(1);
+    expect(deep.stdout).toMatch(
+      /3 checked \(0 by the server's checksum\), 1 good, 1 missing, 1 corrupt, 0 repaired, 2 with no good copy left/,
     );
     expect((await cli(['fsck', '--sample', '0%'], env)).code).toBe(2);
   });
 
   it('strata export of a study with a lost copy: exits 1, names it, leaves no partial file', async () => {
-    // The previous test deleted one warm copy behind the archive's back.
+    // The previous test deleted one warm copy and replaced another behind the archive's back.
     const out = join(dataDir, 'export-broken');
     const r = await cli(['export', '--study', study, '--format', 'dcm', '--out', out], env);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/not exported: /);
-    expect(r.stdout).toMatch(/exported 2 of 3 instance\(s\)/);
+    expect(r.stdout).toMatch(/exported 1 of 3 instance\(s\)/);
     const written = readdirSync(out, { recursive: true }).map(String);
     expect(written.filter((f) => f.endsWith('.part'))).toEqual([]);
-    expect(written.filter((f) => f.endsWith('.dcm'))).toHaveLength(2);
+    expect(written.filter((f) => f.endsWith('.dcm'))).toHaveLength(1);
   });
 
   it('usage errors exit 2 and say what is wrong; an unknown study exits 1', async () => {
