@@ -188,11 +188,17 @@ fixity: { schedule: 'off' }
     log(`move hot → warm: ${(bytes / 1e6).toFixed(1)} MB in ${moveSeconds.toFixed(2)} s`);
 
     t = performance.now();
-    const fixJob = await api(strata.httpUrl, 'POST', '/api/fixity', { tier: 'warm' });
+    const fixJob = await api(strata.httpUrl, 'POST', '/api/fixity', { tier: 'warm', deep: true });
     const fix = await waitJob(strata.httpUrl, String(fixJob.id));
     const fixSeconds = (performance.now() - t) / 1000;
     const fixResult = fix.result as { checked: number; ok: number };
-    log(`fixity of warm: ${fixResult.checked} copies in ${fixSeconds.toFixed(2)} s`);
+    log(`deep fixity of warm: ${fixResult.checked} copies in ${fixSeconds.toFixed(2)} s`);
+    t = performance.now();
+    const headJob = await api(strata.httpUrl, 'POST', '/api/fixity', { tier: 'warm' });
+    const head = await waitJob(strata.httpUrl, String(headJob.id));
+    const headSeconds = (performance.now() - t) / 1000;
+    const headResult = head.result as { checked: number; ok: number; byChecksum: number };
+    log(`fixity of warm by checksum: ${headResult.checked} copies in ${headSeconds.toFixed(2)} s`);
 
     const rotation = await measureKeyRotation(
       strata,
@@ -229,6 +235,12 @@ fixity: { schedule: 'off' }
         mbPerSecond: mb / fixSeconds,
         ok: fixResult.ok,
       },
+      fixityWarmByChecksum: {
+        seconds: headSeconds,
+        copiesPerSecond: headResult.checked / headSeconds,
+        byChecksum: headResult.byChecksum,
+        ok: headResult.ok,
+      },
       keyRotation: rotation,
     };
     const md = `# Strata tier and key benchmark, ${date}
@@ -240,7 +252,8 @@ s3rver 3.7.1 on 127.0.0.1 in a process of its own; Strata (embedded PostgreSQL) 
 | --- | ---: | ---: | --- |
 | s3rver PutObject, same objects, 4 in flight | ${rawSeconds.toFixed(2)} | ${(mb / rawSeconds).toFixed(1)} | reference |
 | move hot (filesystem) → warm (s3rver), ${studies.length} studies | ${moveSeconds.toFixed(2)} | ${(mb / moveSeconds).toFixed(1)} | ${((100 * rawSeconds) / moveSeconds).toFixed(0)} % of raw (target ≥ 70 %) |
-| fixity check of the warm copies (read, decrypt, digest) | ${fixSeconds.toFixed(2)} | ${(mb / fixSeconds).toFixed(1)} | ${(fixResult.checked / fixSeconds).toFixed(0)} copies/s, ${fixResult.ok} of ${fixResult.checked} good |
+| fixity check of the warm copies, --deep (read, decrypt, digest) | ${fixSeconds.toFixed(2)} | ${(mb / fixSeconds).toFixed(1)} | ${(fixResult.checked / fixSeconds).toFixed(0)} copies/s, ${fixResult.ok} of ${fixResult.checked} good |
+| fixity check of the warm copies by their S3 ETag (HEAD) | ${headSeconds.toFixed(2)} | | ${(headResult.checked / headSeconds).toFixed(0)} copies/s, ${headResult.byChecksum} by checksum, ${headResult.ok} of ${headResult.checked} good |
 
 Key rotation (new archive key, every study's session key re-wrapped for it; catalog rows only): ${rotation.studies} studies in ${rotation.seconds.toFixed(2)} s, **${rotation.studiesPerSecond.toFixed(0)} studies/s** (target: 10,000 studies in under 30 s, i.e. ≥ 334 studies/s).
 
