@@ -330,4 +330,36 @@ describe('strata keys: rotation, escrow recipients and retiring keys, as catalog
     expect((await archiveKeys()).length).toBe(before + 1);
     expect(await studiesWrappedFor(r.body.fingerprint as string)).toBe(allStudies + 1);
   }, 120_000);
+
+  it('an escrow key newly listed in the config file is registered at start and every study re-wrapped', async () => {
+    const escrow = await openpgp.generateKey({
+      type: 'curve25519',
+      userIDs: [{ name: 'Config escrow' }],
+      format: 'object',
+    });
+    const keyFile = join(dataDir, 'config-escrow.pub.asc');
+    writeFileSync(keyFile, escrow.publicKey.armor());
+    await strata.stop();
+    strata = await startTestStrata({
+      dataDir,
+      databaseUrl,
+      configYaml: `keys:\n  extraRecipientFiles: ['${keyFile}']\n`,
+    });
+    const fingerprint = escrow.publicKey.getFingerprint();
+    let rewrap: { status: string; params: { reason: string } } | undefined;
+    for (let n = 0; n < 200; n++) {
+      rewrap = (await callApi(strata, 'GET', '/api/keys')).body.rewrapJob as typeof rewrap;
+      if (rewrap?.params.reason === 'registered' && rewrap.status === 'done') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(rewrap).toMatchObject({ status: 'done', params: { reason: 'registered' } });
+    expect(await studiesWrappedFor(fingerprint)).toBe(allStudies + 1);
+    const [row] = (
+      await db.query<{ role: string; status: string }>(
+        'SELECT role, status FROM key_recipients WHERE fingerprint = $1',
+        [fingerprint],
+      )
+    ).rows;
+    expect(row).toEqual({ role: 'escrow', status: 'active' });
+  }, 120_000);
 });
