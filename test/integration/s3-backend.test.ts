@@ -54,7 +54,11 @@ describe('S3 backend against s3rver', () => {
       if (wait) await wait;
     }
     // s3rver answers the multipart ETag (MD5 of the part MD5s): the bytes are confirmed.
-    expect(await writer.finish()).toEqual({ size: data.length, confirmed: true });
+    expect(await writer.finish()).toEqual({
+      size: data.length,
+      confirmed: true,
+      checksum: expect.stringMatching(/^[0-9a-f]{32}(-\d+)?$/),
+    });
     const back = await readAll(await backend.get(writer.key));
     expect(back.equals(data)).toBe(true);
   });
