@@ -62,6 +62,7 @@ interface LocationRow {
 }
 
 const BATCH = 200;
+const CHECKS_IN_FLIGHT = 4;
 const LEASE = 'fixity';
 const TIER_ORDER = `CASE l.tier WHEN 'hot' THEN 0 WHEN 'warm' THEN 1 WHEN 'cold' THEN 2 ELSE 3 END`;
 
@@ -180,13 +181,19 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
         );
         if (batch.length === 0) break;
         after = String(batch[batch.length - 1]!.id);
-        for (const row of batch) {
-          if (this.stopping) break;
-          if (req.samplePercent < 100 && Math.random() * 100 >= req.samplePercent) continue;
-          await this.checkOne(job, row, result, req.deep);
-          bytes += Number(row.stored_size);
-          await this.jobs.progress(job.id, result.checked, bytes);
-        }
+        const chosen = batch.filter(
+          () => req.samplePercent >= 100 || Math.random() * 100 < req.samplePercent,
+        );
+        // A few copies at a time: a check is mostly waiting (a HEAD request, a read, a commit).
+        let next = 0;
+        const worker = async () => {
+          for (let row = chosen[next++]; row && !this.stopping; row = chosen[next++]) {
+            await this.checkOne(job, row, result, req.deep);
+            bytes += Number(row.stored_size);
+          }
+        };
+        await Promise.all(Array.from({ length: CHECKS_IN_FLIGHT }, worker));
+        await this.jobs.progress(job.id, result.checked, bytes);
       }
       const bad = result.missing + result.corrupt;
       await this.audit.recordAlone({
