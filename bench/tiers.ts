@@ -7,6 +7,7 @@
  *
  *   BENCH_TIERS_INSTANCES=600   how many ct512k instances to use
  *   BENCH_KEY_STUDIES=10000     study keys made for the key rotation measurement (bench/keys.ts)
+ *   BENCH_TIERS_RUNS=3          raw PUT + move runs (medians reported)
  */
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -163,31 +164,49 @@ fixity: { schedule: 'off' }
     const bodies = await Promise.all(objects.map((f) => readFile(f)));
     const bytes = bodies.reduce((n, b) => n + b.length, 0);
     // As many PUTs in flight as the mover has objects in flight (4).
-    let t = performance.now();
-    let next = 0;
-    const put = async (): Promise<void> => {
-      for (let n = next++; n < bodies.length; n = next++) {
-        await client.send(
-          new PutObjectCommand({ Bucket: 'raw', Key: `raw/${n}.pgp`, Body: bodies[n]! }),
-        );
-      }
+    const rawPut = async (prefix: string): Promise<number> => {
+      const started = performance.now();
+      let next = 0;
+      const put = async (): Promise<void> => {
+        for (let n = next++; n < bodies.length; n = next++) {
+          await client.send(
+            new PutObjectCommand({ Bucket: 'raw', Key: `${prefix}/${n}.pgp`, Body: bodies[n]! }),
+          );
+        }
+      };
+      await Promise.all([put(), put(), put(), put()]);
+      return (performance.now() - started) / 1000;
     };
-    await Promise.all([put(), put(), put(), put()]);
-    const rawSeconds = (performance.now() - t) / 1000;
-    log(
-      `raw PutObject: ${objects.length} objects, ${(bytes / 1e6).toFixed(1)} MB in ${rawSeconds.toFixed(2)} s`,
-    );
-
-    t = performance.now();
-    for (const study of studies) {
-      const job = await api(strata.httpUrl, 'POST', `/api/studies/${study}/move`, { tier: 'warm' });
-      const end = await waitJob(strata.httpUrl, String(job.id));
-      if (end.status !== 'done') throw new Error(`move of a study failed: ${String(end.error)}`);
+    const moveAll = async (tier: string): Promise<number> => {
+      const started = performance.now();
+      for (const study of studies) {
+        const job = await api(strata.httpUrl, 'POST', `/api/studies/${study}/move`, { tier });
+        const end = await waitJob(strata.httpUrl, String(job.id));
+        if (end.status !== 'done') throw new Error(`move of a study failed: ${String(end.error)}`);
+      }
+      return (performance.now() - started) / 1000;
+    };
+    // Each run: the raw PUTs, then the move, back to back (this disk's speed drifts over minutes);
+    // between runs the study goes back to hot (also timed).
+    const runs = Number(process.env.BENCH_TIERS_RUNS ?? 3);
+    const rawRuns: number[] = [];
+    const moveRuns: number[] = [];
+    const backRuns: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      if (r > 0) backRuns.push(await moveAll('hot'));
+      rawRuns.push(await rawPut(`raw${r}`));
+      moveRuns.push(await moveAll('warm'));
+      log(
+        `run ${r + 1}: raw PutObject ${rawRuns[r]!.toFixed(2)} s, move hot → warm ${moveRuns[r]!.toFixed(2)} s`,
+      );
     }
-    const moveSeconds = (performance.now() - t) / 1000;
-    log(`move hot → warm: ${(bytes / 1e6).toFixed(1)} MB in ${moveSeconds.toFixed(2)} s`);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const rawSeconds = median(rawRuns);
+    const moveSeconds = median(moveRuns);
+    const ratios = rawRuns.map((raw, r) => raw / moveRuns[r]!);
+    const ratio = median(ratios);
 
-    t = performance.now();
+    let t = performance.now();
     const fixJob = await api(strata.httpUrl, 'POST', '/api/fixity', { tier: 'warm', deep: true });
     const fix = await waitJob(strata.httpUrl, String(fixJob.id));
     const fixSeconds = (performance.now() - t) / 1000;
@@ -228,7 +247,13 @@ fixity: { schedule: 'off' }
         mbPerSecond: mb / moveSeconds,
         studies: studies.length,
       },
-      moveVsRaw: rawSeconds / moveSeconds,
+      moveVsRaw: ratio,
+      runs: rawRuns.map((raw, r) => ({
+        rawSeconds: raw,
+        moveSeconds: moveRuns[r],
+        moveVsRaw: ratios[r],
+        backToHotSeconds: backRuns[r - 1] ?? null,
+      })),
       fixityWarm: {
         seconds: fixSeconds,
         copiesPerSecond: fixResult.checked / fixSeconds,
@@ -246,12 +271,13 @@ fixity: { schedule: 'off' }
     const md = `# Strata tier and key benchmark, ${date}
 
 git: ${git.label}; ${machine.cpuModel} × ${machine.cpuCount}, ${machine.totalMemoryGB} GB, kernel ${machine.kernel}, Node ${machine.node}.
-s3rver 3.7.1 on 127.0.0.1 in a process of its own; Strata (embedded PostgreSQL) in the benchmark's process; ${objects.length} objects (ct512k, encrypted as stored), ${mb.toFixed(1)} MB (10^6 bytes). One run.
+s3rver 3.7.1 on 127.0.0.1 in a process of its own; Strata (embedded PostgreSQL) in the benchmark's process; ${objects.length} objects (ct512k, encrypted as stored), ${mb.toFixed(1)} MB (10^6 bytes). ${runs} runs, each the raw PUTs then the move back to back; medians (of seconds, and of the per-run ratio).
 
 | what | seconds | MB/s | |
 | --- | ---: | ---: | --- |
 | s3rver PutObject, same objects, 4 in flight | ${rawSeconds.toFixed(2)} | ${(mb / rawSeconds).toFixed(1)} | reference |
-| move hot (filesystem) → warm (s3rver), ${studies.length} studies | ${moveSeconds.toFixed(2)} | ${(mb / moveSeconds).toFixed(1)} | ${((100 * rawSeconds) / moveSeconds).toFixed(0)} % of raw (target ≥ 70 %) |
+| move hot (filesystem) → warm (s3rver), ${studies.length} studies | ${moveSeconds.toFixed(2)} | ${(mb / moveSeconds).toFixed(1)} | ${(100 * ratio).toFixed(0)} % of raw (target ≥ 70 %); per run ${ratios.map((x) => `${(100 * x).toFixed(0)} %`).join(', ')} |
+| move warm → hot (s3rver → filesystem), between runs | ${backRuns.length ? median(backRuns).toFixed(2) : '-'} | ${backRuns.length ? (mb / median(backRuns)).toFixed(1) : '-'} | read back from a folder to verify |
 | fixity check of the warm copies, --deep (read, decrypt, digest) | ${fixSeconds.toFixed(2)} | ${(mb / fixSeconds).toFixed(1)} | ${(fixResult.checked / fixSeconds).toFixed(0)} copies/s, ${fixResult.ok} of ${fixResult.checked} good |
 | fixity check of the warm copies by their S3 ETag (HEAD) | ${headSeconds.toFixed(2)} | | ${(headResult.checked / headSeconds).toFixed(0)} copies/s, ${headResult.byChecksum} by checksum, ${headResult.ok} of ${headResult.checked} good |
 
