@@ -58,24 +58,36 @@ export class FewerIngestWrites1764300006000 implements MigrationInterface {
         SELECT se.id, se.study_fk INTO v_series, v_study FROM series se
          WHERE se.series_instance_uid = p->>'seriesInstanceUid';
         IF v_series IS NULL THEN
-          INSERT INTO studies AS t (study_instance_uid, patient_fk, patient_name, patient_id, issuer_of_patient_id,
+          -- ON CONFLICT DO NOTHING, not DO UPDATE: no row lock here, so the only row locks an ingest
+          -- takes are the study's then the series' at the end, in that order for every ingest (a
+          -- lock here, before the series, would deadlock with an ingest into that series that
+          -- locked it at its end and now waits for the study).
+          INSERT INTO studies (study_instance_uid, patient_fk, patient_name, patient_id, issuer_of_patient_id,
               patient_birth_date, patient_sex, study_date, study_time, accession_number, study_id, study_description,
               referring_physician_name, institution_name, specific_character_set)
           VALUES (p->>'studyInstanceUid', v_patient, a->>'patientName', a->>'patientId', a->>'issuerOfPatientId',
               a->>'patientBirthDate', a->>'patientSex', a->>'studyDate', a->>'studyTime', a->>'accessionNumber',
               a->>'studyId', a->>'studyDescription', a->>'referringPhysicianName', a->>'institutionName',
               p->>'specificCharacterSet')
-          ON CONFLICT (study_instance_uid) DO UPDATE SET updated_at = t.updated_at
+          ON CONFLICT (study_instance_uid) DO NOTHING
           RETURNING id INTO v_study;
+          IF v_study IS NULL THEN
+            SELECT id INTO v_study FROM studies WHERE study_instance_uid = p->>'studyInstanceUid';
+          END IF;
 
-          INSERT INTO series AS t (series_instance_uid, study_fk, modality, series_number, series_description,
+          INSERT INTO series (series_instance_uid, study_fk, modality, series_number, series_description,
               body_part_examined, series_date, series_time, performed_procedure_step_start_date,
               performed_procedure_step_start_time, institution_name, specific_character_set)
           VALUES (p->>'seriesInstanceUid', v_study, v_modality, (a->>'seriesNumber')::integer, a->>'seriesDescription',
               a->>'bodyPartExamined', a->>'seriesDate', a->>'seriesTime', a->>'performedProcedureStepStartDate',
               a->>'performedProcedureStepStartTime', a->>'institutionName', p->>'specificCharacterSet')
-          ON CONFLICT (series_instance_uid) DO UPDATE SET updated_at = now()
-          RETURNING id, study_fk, (t.xmax = 0) INTO v_series, v_study, v_series_new;
+          ON CONFLICT (series_instance_uid) DO NOTHING
+          RETURNING id INTO v_series;
+          v_series_new := v_series IS NOT NULL;
+          IF NOT v_series_new THEN
+            SELECT se.id, se.study_fk INTO v_series, v_study FROM series se
+             WHERE se.series_instance_uid = p->>'seriesInstanceUid';
+          END IF;
         END IF;
 
         -- Identical bytes already stored anywhere are referenced, not stored again.
@@ -132,12 +144,8 @@ export class FewerIngestWrites1764300006000 implements MigrationInterface {
            WHERE id = v_instance;
         END IF;
 
-        -- The series and the study: counters and attributes in one write each.
-        UPDATE series SET
-          number_of_instances = number_of_instances + CASE WHEN v_instance_new THEN 1 ELSE 0 END,
-          size_bytes = size_bytes + v_size,
-          updated_at = now()
-         WHERE id = v_series;
+        -- The study, then the series (always in this order: see above): counters and attributes,
+        -- one write each.
         UPDATE studies t SET
           patient_name = coalesce(a->>'patientName', t.patient_name),
           patient_birth_date = coalesce(a->>'patientBirthDate', t.patient_birth_date),
@@ -158,6 +166,11 @@ export class FewerIngestWrites1764300006000 implements MigrationInterface {
           sop_classes_in_study = CASE WHEN NOT v_instance_new OR p->>'sopClassUid' = ANY(sop_classes_in_study)
             THEN sop_classes_in_study ELSE array_append(sop_classes_in_study, p->>'sopClassUid') END
          WHERE id = v_study;
+        UPDATE series SET
+          number_of_instances = number_of_instances + CASE WHEN v_instance_new THEN 1 ELSE 0 END,
+          size_bytes = size_bytes + v_size,
+          updated_at = now()
+         WHERE id = v_series;
 
         RETURN QUERY SELECT CASE WHEN v_instance_new THEN 'stored' ELSE 'new-version' END, v_blob_new, v_versions + 1;
       END $$;
