@@ -2,9 +2,12 @@ import { type Sql } from '../database/index.js';
 
 /**
  * How far the move of one blob got. Each step is committed before the next begins:
- * planned (the new key is recorded, nothing written yet) → copied (the new copy is complete)
- * → added (verified, and its location recorded) → removed (the old location is gone from the
- * catalog) → done (the old object is deleted). Or failed, with the old copy untouched.
+ * planned (the new key is recorded, nothing written yet) → copied (the copy is complete but must
+ * be read back to be verified: a server that gave no checksum proof) → removed (verified: the new
+ * location added and the old ones removed from the catalog, in one commit) → done (the old objects
+ * are deleted). 'added' (new location recorded, old ones still listed) is where a move starts when
+ * a copy on the target tier already exists, and where journals written by earlier versions may be.
+ * Or failed, with the old copy untouched.
  */
 export type MoveStep = 'planned' | 'copied' | 'added' | 'removed' | 'done' | 'failed';
 

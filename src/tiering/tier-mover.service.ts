@@ -9,6 +9,7 @@ import { AuditService } from '../audit/index.js';
 import { STRATA_CONFIG, type StrataConfig, type TierName } from '../config/index.js';
 import { Database } from '../database/index.js';
 import { BlobStore } from '../storage/index.js';
+import { DoneMarks } from './done-marks.js';
 import { type Job, JobRepository } from './job.repository.js';
 import { type MoveEntry, MoveJournalRepository } from './move-journal.repository.js';
 
@@ -498,31 +499,5 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
       studyInstanceUid: p.studyInstanceUid,
       detail: { job: job.id, tier: p.tier, series: p.seriesInstanceUid, ...detail },
     });
-  }
-}
-
-/**
- * 'done' marks of a job's entries, written several at a time: a crash before they are written
- * only makes the resumed job delete the same old objects again, which is harmless.
- */
-class DoneMarks {
-  private ids: string[] = [];
-
-  constructor(
-    private readonly write: (ids: string[]) => Promise<void>,
-    private readonly afterWrite: () => void,
-  ) {}
-
-  async add(id: string): Promise<void> {
-    this.ids.push(id);
-    if (this.ids.length >= 16) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    const ids = this.ids;
-    this.ids = [];
-    if (ids.length === 0) return;
-    await this.write(ids);
-    this.afterWrite();
   }
 }
