@@ -277,7 +277,7 @@ s3rver 3.7.1 on 127.0.0.1 in a process of its own; Strata (embedded PostgreSQL) 
 | --- | ---: | ---: | --- |
 | s3rver PutObject, same objects, 4 in flight | ${rawSeconds.toFixed(2)} | ${(mb / rawSeconds).toFixed(1)} | reference |
 | move hot (filesystem) → warm (s3rver), ${studies.length} studies | ${moveSeconds.toFixed(2)} | ${(mb / moveSeconds).toFixed(1)} | ${(100 * ratio).toFixed(0)} % of raw (target ≥ 70 %); per run ${ratios.map((x) => `${(100 * x).toFixed(0)} %`).join(', ')} |
-| move warm → hot (s3rver → filesystem), between runs | ${backRuns.length ? median(backRuns).toFixed(2) : '-'} | ${backRuns.length ? (mb / median(backRuns)).toFixed(1) : '-'} | read back from a folder to verify |
+| move warm → hot (s3rver → filesystem), between runs | ${backRuns.length ? median(backRuns).toFixed(2) : '-'} | ${backRuns.length ? (mb / median(backRuns)).toFixed(1) : '-'} | the source decrypted to its digest on the side; the copy confirmed by fdatasync and its size |
 | fixity check of the warm copies, --deep (read, decrypt, digest) | ${fixSeconds.toFixed(2)} | ${(mb / fixSeconds).toFixed(1)} | ${(fixResult.checked / fixSeconds).toFixed(0)} copies/s, ${fixResult.ok} of ${fixResult.checked} good |
 | fixity check of the warm copies by their S3 ETag (HEAD) | ${headSeconds.toFixed(2)} | | ${(headResult.checked / headSeconds).toFixed(0)} copies/s, ${headResult.byChecksum} by checksum, ${headResult.ok} of ${headResult.checked} good |
 

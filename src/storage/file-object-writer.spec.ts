@@ -20,7 +20,7 @@ describe('FilesystemBackend.openWriter', () => {
     const writer = backend.openWriter('ab/cd/object.pgp');
     expect(writer.write([Buffer.from('hello '), Buffer.alloc(0)])).toBeUndefined();
     writer.write([Buffer.from('world')]);
-    expect(await writer.finish()).toEqual({ size: 11 });
+    expect(await writer.finish()).toEqual({ size: 11, confirmed: true });
     expect(readFileSync(join(root, 'ab/cd/object.pgp'), 'utf8')).toBe('hello world');
     expect(temps()).toEqual([]);
   });
@@ -46,7 +46,7 @@ describe('FilesystemBackend.openWriter', () => {
     }
     expect(waits.length).toBeGreaterThan(0);
     await Promise.all(waits);
-    expect(await writer.finish()).toEqual({ size: 8 * 1024 * 1024 });
+    expect(await writer.finish()).toEqual({ size: 8 * 1024 * 1024, confirmed: true });
     expect(readFileSync(join(root, 'ef/01/big.pgp')).length).toBe(8 * 1024 * 1024);
   });
 

@@ -79,7 +79,11 @@ export class FileObjectWriter implements ObjectWriter {
     return this.pendingBytes >= HIGH_WATER_BYTES && this.pumping ? this.pumping : undefined;
   }
 
-  async finish(): Promise<{ size: number }> {
+  /**
+   * Durable once fdatasync returns; `confirmed` when the file then holds exactly the bytes written
+   * (its size, and it still has a name). Reading it back would only read the page cache.
+   */
+  async finish(): Promise<{ size: number; confirmed: boolean }> {
     while (this.pumping) await this.pumping;
     if (this.failure) throw this.failure;
     const fd = await this.fd;
@@ -89,7 +93,7 @@ export class FileObjectWriter implements ObjectWriter {
     if (stat.nlink === 0) throw new Error('the object file was removed while being written');
     // Closing is not needed for durability: it happens after the answer.
     closeAsync(fd).catch(() => undefined);
-    return { size: this.size };
+    return { size: this.size, confirmed: stat.size === this.size };
   }
 
   async abort(): Promise<void> {

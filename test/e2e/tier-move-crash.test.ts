@@ -11,7 +11,8 @@ import {
   removeServerBuild,
   startChild,
 } from '../support/crash-child.js';
-import { createTestBucket } from '../support/s3.js';
+import { startFaultyProxy } from '../support/faulty-proxy.js';
+import { createTestBucket, s3Endpoint } from '../support/s3.js';
 import { stow } from '../support/stow-client.js';
 import { TEST_TOKEN } from '../support/strata-harness.js';
 import { createTestDatabase } from '../support/test-database.js';
@@ -29,30 +30,37 @@ const CT = '1.2.840.10008.5.1.4.1.1.2';
  */
 describe('a tier move killed at every journal step resumes at the restart', () => {
   const dirs: string[] = [];
+  const proxies: (Awaited<ReturnType<typeof startFaultyProxy>> | null)[] = [];
   beforeAll(() => buildServer(), 240_000);
   afterAll(async () => {
     await killAllChildren();
     removeServerBuild();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    for (const p of proxies) await p?.close();
   });
 
-  // To warm (s3rver), a copy is verified by the server's ETag and goes from planned to removed
-  // (new location added, old ones removed) in one commit; to cold (a folder) it is read back,
-  // after a 'copied' step of its own.
+  // A verified copy goes from planned to removed (new location added, old ones removed) in one
+  // commit: to warm (s3rver) it is verified by the server's ETag, to cold (a folder) by fdatasync
+  // and the file's size. Through a proxy that answers ETags that are not MD5s (as with SSE-KMS),
+  // the warm copy is read back to be verified, after a 'copied' step of its own.
   it.each([
-    ['planned', 'warm'],
-    ['copied', 'cold'],
-    ['removed', 'warm'],
-    ['removed', 'cold'],
-    ['done', 'warm'],
+    ['planned', 'warm', false],
+    ['copied', 'warm', true],
+    ['removed', 'warm', false],
+    ['removed', 'cold', false],
+    ['done', 'warm', false],
   ])(
-    'killed after "%s", moving to %s',
-    async (step, target) => {
+    'killed after "%s", moving to %s (opaque ETags: %s)',
+    async (step, target, opaqueEtags) => {
       const dataDir = mkdtempSync(join(tmpdir(), `strata-move-crash-${step}-`));
       dirs.push(dataDir);
       const databaseUrl = await createTestDatabase();
       const bucket = await createTestBucket();
-      const configYaml = threeTierYaml(dataDir, bucket);
+      const proxy = opaqueEtags
+        ? await startFaultyProxy(s3Endpoint(), () => null, { opaqueEtags: true })
+        : null;
+      proxies.push(proxy);
+      const configYaml = threeTierYaml(dataDir, bucket, proxy?.endpoint);
       const db = new pg.Client({ connectionString: databaseUrl });
       let server: ChildStrata = await startChild(dataDir, databaseUrl, {
         configYaml,

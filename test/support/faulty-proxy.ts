@@ -11,6 +11,8 @@ export type Fault = { status: number; code: string } | 'hang' | 'reset' | null;
 export async function startFaultyProxy(
   target: string,
   decide: (req: IncomingMessage, n: number) => Fault,
+  /** Answer every ETag as one that is not the MD5 of the object (as with SSE-KMS on AWS). */
+  options: { opaqueEtags?: boolean } = {},
 ): Promise<{ endpoint: string; requests: () => number; close: () => Promise<void> }> {
   const upstream = new URL(target);
   let count = 0;
@@ -41,7 +43,9 @@ export async function startFaultyProxy(
         headers: req.headers,
       },
       (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
+        const headers = { ...up.headers };
+        if (options.opaqueEtags && headers.etag) headers.etag = '"opaque-etag-not-an-md5"';
+        res.writeHead(up.statusCode ?? 502, headers);
         up.pipe(res);
       },
     );

@@ -60,9 +60,9 @@ export function s3BackendConfig(
 }
 
 /** The same as YAML for a config file's storage.backends entry. */
-export function s3BackendYaml(bucket: string): string {
+export function s3BackendYaml(bucket: string, endpoint = s3Endpoint()): string {
   return (
-    `{ type: s3, bucket: ${bucket}, endpoint: '${s3Endpoint()}', region: us-east-1, ` +
+    `{ type: s3, bucket: ${bucket}, endpoint: '${endpoint}', region: us-east-1, ` +
     `forcePathStyle: true, accessKeyId: S3RVER, secretAccessKey: S3RVER }`
   );
 }

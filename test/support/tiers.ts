@@ -8,11 +8,11 @@ import { s3BackendYaml, testS3Client } from './s3.js';
  * A three-tier layout for tests: hot and cold as folders under the data dir, warm on s3rver
  * (STANDARD_IA), so that every move crosses backends of both kinds.
  */
-export function threeTierYaml(dataDir: string, bucket: string): string {
+export function threeTierYaml(dataDir: string, bucket: string, s3Endpoint?: string): string {
   return `storage:
   backends:
     local: { type: filesystem, path: '${join(dataDir, 'objects', 'hot')}' }
-    archive: ${s3BackendYaml(bucket)}
+    archive: ${s3BackendYaml(bucket, s3Endpoint)}
     vault: { type: filesystem, path: '${join(dataDir, 'objects', 'cold')}' }
   tiers:
     hot: { backend: local }
