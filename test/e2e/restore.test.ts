@@ -61,6 +61,19 @@ describe('reading a study from the cold tier (Glacier): restore, "not yet", then
         accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
       },
     });
+  /** WADO-RS bulk data: the first instance's Pixel Data. */
+  const pixelData = () => {
+    const i = instances[0]!;
+    return fetch(
+      `${s.httpUrl}/dicomweb/studies/${study}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}/bulkdata/7FE00010`,
+      {
+        headers: {
+          authorization: s.auth,
+          accept: 'multipart/related; type="application/octet-stream"',
+        },
+      },
+    );
+  };
   const restoreRequests = async () =>
     (
       await s.running.database.database.query<{ n: number }>(
@@ -90,16 +103,7 @@ describe('reading a study from the cold tier (Glacier): restore, "not yet", then
   it('reads meanwhile, bulk data too, get the same answer, and no second restore request', async () => {
     expect((await wado()).status).toBe(503);
     expect((await wado()).status).toBe(503);
-    const i = instances[0]!;
-    const bulk = await fetch(
-      `${s.httpUrl}/dicomweb/studies/${study}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}/bulkdata/7FE00010`,
-      {
-        headers: {
-          authorization: s.auth,
-          accept: 'multipart/related; type="application/octet-stream"',
-        },
-      },
-    );
+    const bulk = await pixelData();
     expect(bulk.status).toBe(503);
     expect(Number(bulk.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(((await bulk.json()) as { studyInstanceUid: string }).studyInstanceUid).toBe(study);
@@ -111,16 +115,7 @@ describe('reading a study from the cold tier (Glacier): restore, "not yet", then
     for (const i of instances) {
       expect((await retrieveDataset(s.httpUrl, s.auth, i)).equals(i.dataset)).toBe(true);
     }
-    const i = instances[0]!;
-    const bulk = await fetch(
-      `${s.httpUrl}/dicomweb/studies/${study}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}/bulkdata/7FE00010`,
-      {
-        headers: {
-          authorization: s.auth,
-          accept: 'multipart/related; type="application/octet-stream"',
-        },
-      },
-    );
+    const bulk = await pixelData();
     expect(bulk.status).toBe(200);
   });
 
