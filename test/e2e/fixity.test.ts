@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
 import { createTestBucket } from '../support/s3.js';
 import { startTestStrata, type TestStrata } from '../support/strata-harness.js';
-import { callApi, retrieveDataset, stowAll } from '../support/wado-client.js';
+import { callApi, retrieveDataset, stowAll, waitForJob } from '../support/wado-client.js';
 import { threeTierYaml } from '../support/tiers.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
@@ -24,12 +24,7 @@ describe('fixity: every copy decrypted and checked against its digest; bad ones 
   async function fixity(body: Record<string, unknown>) {
     const res = await api('POST', '/api/fixity', body);
     expect(res.status, JSON.stringify(res.body)).toBe(202);
-    for (let i = 0; i < 600; i++) {
-      const { body: job } = await api('GET', `/api/jobs/${String(res.body.id)}`);
-      if (job.status === 'done' || job.status === 'failed') return job;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('the fixity job did not finish');
+    return waitForJob(s, String(res.body.id));
   }
 
   /** Hot-tier object key of an instance's current version. */

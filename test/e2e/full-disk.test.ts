@@ -7,7 +7,7 @@ import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
 import { folderKeys } from '../support/tiers.js';
 import { stow } from '../support/stow-client.js';
 import { startTestStrata, type TestStrata } from '../support/strata-harness.js';
-import { callApi, retrieveDataset, stowAll } from '../support/wado-client.js';
+import { callApi, retrieveDataset, stowAll, waitForJob } from '../support/wado-client.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 
@@ -121,14 +121,7 @@ fixity: { schedule: 'off' }
       expect(folderKeys(hot)).toHaveLength(instances.length);
     });
 
-    const waitJob = async (id: string) => {
-      for (let n = 0; n < 400; n++) {
-        const { body } = await callApi(s, 'GET', `/api/jobs/${id}`);
-        if (body.status === 'done' || body.status === 'failed') return body;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error('the job did not end');
-    };
+    const waitJob = (id: string) => waitForJob(s, id);
 
     it('a move onto a full tier fails with a clear error; the study stays whole where it was', async () => {
       const moved = await callApi(s, 'POST', `/api/studies/${study}/move`, { tier: 'warm' });

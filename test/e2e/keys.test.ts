@@ -10,7 +10,7 @@ import { buildServer, removeServerBuild } from '../support/crash-child.js';
 import { filesUnder } from '../support/object-files.js';
 import { startTestStrata, type TestStrata, testEnv } from '../support/strata-harness.js';
 import { createTestDatabase } from '../support/test-database.js';
-import { callApi, retrieveDataset, stowAll } from '../support/wado-client.js';
+import { callApi, retrieveDataset, stowAll, waitForJob } from '../support/wado-client.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 /** Studies whose key rows are copies of a real one: enough for several re-wrap batches (500). */
@@ -320,13 +320,7 @@ describe('strata keys: rotation, escrow recipients and retiring keys, as catalog
     const r = await callApi(strata, 'POST', '/api/keys/rotate');
     expect(r.status).toBe(202);
     const id = (r.body.job as { id: string }).id;
-    for (let i = 0; i < 300; i++) {
-      const j = await callApi(strata, 'GET', `/api/jobs/${id}`);
-      if (j.body.status === 'done') break;
-      expect(j.body.status).not.toBe('failed');
-      await new Promise((d) => setTimeout(d, 100));
-    }
-    expect((await callApi(strata, 'GET', `/api/jobs/${id}`)).body.status).toBe('done');
+    expect(await waitForJob(strata, id)).toMatchObject({ status: 'done', error: null });
     expect((await archiveKeys()).length).toBe(before + 1);
     expect(await studiesWrappedFor(r.body.fingerprint as string)).toBe(allStudies + 1);
   }, 120_000);

@@ -7,7 +7,7 @@ import { hasTool, runTool } from '../support/interop.js';
 import { createTestBucket } from '../support/s3.js';
 import { startTestStrata, type TestStrata } from '../support/strata-harness.js';
 import { threeTierYaml } from '../support/tiers.js';
-import { callApi } from '../support/wado-client.js';
+import { callApi, waitForJob } from '../support/wado-client.js';
 
 const ENHANCED_CT = '1.2.840.10008.5.1.4.1.1.2.1';
 const GiB = 1024 * 1024 * 1024;
@@ -57,11 +57,7 @@ describe('a 2 GiB instance moves between tiers in bounded memory', () => {
           tier,
         });
         expect(started.status).toBe(202);
-        for (;;) {
-          const { body } = await callApi(target, 'GET', `/api/jobs/${String(started.body.id)}`);
-          if (body.status === 'done' || body.status === 'failed') return body;
-          await new Promise((r) => setTimeout(r, 250));
-        }
+        return waitForJob(target, String(started.body.id), 600_000);
       };
       global.gc?.();
       const baseline = process.memoryUsage.rss();

@@ -6,7 +6,7 @@ import { exportCommand } from '../../src/cli/export.command.js';
 import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
 import { createTestBucket, s3Endpoint } from '../support/s3.js';
 import { startTestStrata, type TestStrata, testEnv } from '../support/strata-harness.js';
-import { callApi, retrieveDataset, stowAll } from '../support/wado-client.js';
+import { callApi, retrieveDataset, stowAll, waitForJob } from '../support/wado-client.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 
@@ -43,11 +43,7 @@ describe('reading a study from the cold tier (Glacier): restore, "not yet", then
     );
     const moved = await callApi(s, 'POST', `/api/studies/${study}/move`, { tier: 'cold' });
     expect(moved.status).toBe(202);
-    for (let n = 0; n < 200; n++) {
-      const { body } = await callApi(s, 'GET', `/api/jobs/${String(moved.body.id)}`);
-      if (body.status === 'done') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    expect((await waitForJob(s, String(moved.body.id))).status).toBe('done');
   });
   afterAll(async () => {
     await s?.stop();
@@ -127,14 +123,7 @@ describe('reading a study from the cold tier (Glacier): restore, "not yet", then
       s.auth,
       more.map((i) => i.part10),
     );
-    const waitJob = async (id: string) => {
-      for (let n = 0; n < 400; n++) {
-        const { body } = await callApi(s, 'GET', `/api/jobs/${id}`);
-        if (body.status === 'done' || body.status === 'failed') return body;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error('the job did not end');
-    };
+    const waitJob = (id: string) => waitForJob(s, id);
     const down = await callApi(s, 'POST', `/api/studies/${other}/move`, { tier: 'cold' });
     expect((await waitJob(String(down.body.id))).status).toBe('done');
     const started = Date.now();

@@ -7,7 +7,7 @@ import { type Fault, startFaultyProxy } from '../support/faulty-proxy.js';
 import { createTestBucket, s3Endpoint } from '../support/s3.js';
 import { startTestStrata, type TestStrata } from '../support/strata-harness.js';
 import { bucketKeys, folderKeys } from '../support/tiers.js';
-import { callApi, retrieveDataset, stowAll } from '../support/wado-client.js';
+import { callApi, retrieveDataset, stowAll, waitForJob } from '../support/wado-client.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 
@@ -64,12 +64,7 @@ fixity: { schedule: 'off' }
   const move = async (study: string) => {
     const started = await callApi(s, 'POST', `/api/studies/${study}/move`, { tier: 'warm' });
     expect(started.status).toBe(202);
-    for (let n = 0; n < 600; n++) {
-      const { body } = await callApi(s, 'GET', `/api/jobs/${String(started.body.id)}`);
-      if (body.status === 'done' || body.status === 'failed') return body;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('the move did not end');
+    return waitForJob(s, String(started.body.id));
   };
   const tiersOf = async (study: string) =>
     (

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
 import { createTestBucket, s3Directory } from '../support/s3.js';
 import { startTestStrata, type TestStrata } from '../support/strata-harness.js';
-import { callApi, retrieveDataset, stowAll } from '../support/wado-client.js';
+import { callApi, retrieveDataset, stowAll, waitForJob } from '../support/wado-client.js';
 import {
   bucketKeys,
   expectBackendsMatchLocations,
@@ -39,16 +39,7 @@ describe('tier moves: copy → verify → add → remove, across filesystem and 
   async function move(path: string, tier: string): Promise<JobView> {
     const res = await api('POST', path, { tier });
     expect(res.status, JSON.stringify(res.body)).toBe(202);
-    return waitForJob(String(res.body.id));
-  }
-
-  async function waitForJob(id: string): Promise<JobView> {
-    for (let i = 0; i < 600; i++) {
-      const { body } = await api('GET', `/api/jobs/${id}`);
-      if (body.status === 'done' || body.status === 'failed') return body as unknown as JobView;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`job ${id} did not finish`);
+    return (await waitForJob(s, String(res.body.id))) as unknown as JobView;
   }
 
   const retrieve = (i: Instance) => retrieveDataset(s.httpUrl, s.auth, i);
@@ -138,8 +129,8 @@ describe('tier moves: copy → verify → add → remove, across filesystem and 
     const first = await api('POST', `/api/studies/${study}/move`, { tier: 'warm' });
     const second = await api('POST', `/api/studies/${study}/move`, { tier: 'cold' });
     expect([first.status, second.status]).toEqual([202, 202]);
-    expect((await waitForJob(String(first.body.id))).status).toBe('done');
-    expect((await waitForJob(String(second.body.id))).status).toBe('done');
+    expect((await waitForJob(s, String(first.body.id))).status).toBe('done');
+    expect((await waitForJob(s, String(second.body.id))).status).toBe('done');
     expect(await tiersOf()).toEqual(expected('cold:3', 'cold:2'));
     for (const i of instances) expect((await retrieve(i)).equals(i.dataset)).toBe(true);
     await expectBackendsMatchLocations(sql, dataDir, bucket);

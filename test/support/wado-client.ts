@@ -53,3 +53,18 @@ export async function callApi(
     body: (await res.json().catch(() => null)) as Record<string, unknown>,
   };
 }
+
+/** Polls GET /api/jobs/{id} until the job is done or failed; the job as it ended. */
+export async function waitForJob(
+  target: { httpUrl: string; auth: string },
+  id: string,
+  timeoutMs = 30_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { body } = await callApi(target, 'GET', `/api/jobs/${id}`);
+    if (body.status === 'done' || body.status === 'failed') return body;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`job ${id} did not end within ${timeoutMs} ms`);
+}
