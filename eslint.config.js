@@ -19,6 +19,7 @@ const allowed = {
   retrieval: ['config', 'database', 'dicom', 'storage', 'catalog', 'audit'],
   tiering: ['config', 'database', 'storage', 'audit', 'metrics'],
   keys: ['config', 'database', 'storage', 'audit', 'tiering'],
+  lifecycle: ['config', 'database', 'storage', 'audit', 'tiering'],
   admin: [
     'metrics',
     'config',
@@ -32,6 +33,7 @@ const allowed = {
     'retrieval',
     'tiering',
     'keys',
+    'lifecycle',
   ],
   cli: [
     'metrics',
@@ -46,6 +48,7 @@ const allowed = {
     'retrieval',
     'tiering',
     'keys',
+    'lifecycle',
     'admin',
   ],
 };

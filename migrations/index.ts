@@ -6,6 +6,7 @@ import { Fixity1764300004000 } from './1764300004000-Fixity.js';
 import { KeyRing1764300005000 } from './1764300005000-KeyRing.js';
 import { FewerIngestWrites1764300006000 } from './1764300006000-FewerIngestWrites.js';
 import { LocationChecksums1764300007000 } from './1764300007000-LocationChecksums.js';
+import { Lifecycle1764300008000 } from './1764300008000-Lifecycle.js';
 
 /** Every migration, in order. TypeORM with ESM needs the classes listed (no globs). */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   KeyRing1764300005000,
   FewerIngestWrites1764300006000,
   LocationChecksums1764300007000,
+  Lifecycle1764300008000,
 ];

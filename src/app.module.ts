@@ -4,6 +4,7 @@ import { ConfigModule, type StrataConfig } from './config/index.js';
 import { type Database, DatabaseModule } from './database/index.js';
 import { DimsePushModule, IngestionModule, StowPushModule } from './ingestion/index.js';
 import { KeysModule } from './keys/index.js';
+import { LifecycleModule } from './lifecycle/index.js';
 import { MetricsModule } from './metrics/index.js';
 import { RetrievalModule } from './retrieval/index.js';
 import { TieringModule } from './tiering/index.js';
@@ -12,6 +13,7 @@ import { TieringModule } from './tiering/index.js';
 @Module({})
 export class AppModule {
   static forRoot(config: StrataConfig, database: Database): DynamicModule {
+    const tiering = TieringModule.forRoot({ resumeJobs: true, http: true });
     return {
       module: AppModule,
       imports: [
@@ -22,8 +24,9 @@ export class AppModule {
         DimsePushModule,
         StowPushModule,
         RetrievalModule,
-        TieringModule.forRoot({ resumeJobs: true, http: true }),
+        tiering,
         KeysModule.forRoot({ resumeJobs: true, http: true }),
+        LifecycleModule.forRoot({ resumeJobs: true, schedule: true, http: true }, tiering),
         AdminModule,
       ],
     };

@@ -89,6 +89,7 @@ export class CatalogReadRepository {
             LIMIT 1
          ) loc ON true
         WHERE st.study_instance_uid = $1
+          AND st.expired_at IS NULL
           AND ($2::text IS NULL OR se.series_instance_uid = $2)
           AND ($3::text IS NULL OR i.sop_instance_uid = $3)
           AND ($4::bigint IS NULL OR i.id > $4)

@@ -4,7 +4,9 @@ import { ConfigError, loadConfig } from '../config/index.js';
 import { openDatabase, SchemaTooNewError } from '../database/index.js';
 import { EXPORT_USAGE, exportCommand } from './export.command.js';
 import { FSCK_USAGE, fsckCommand } from './fsck.command.js';
+import { HOLD_USAGE, holdCommand } from './hold.command.js';
 import { KEYS_USAGE, keysCommand } from './keys.command.js';
+import { POLICY_USAGE, policyCommand } from './policy.command.js';
 import { TIER_USAGE, tierCommand } from './tier-move.command.js';
 
 const USAGE = `usage: strata <command>
@@ -15,6 +17,8 @@ commands:
   fsck        check stored copies against their digests, repair bad ones (strata fsck --help)
   export      disaster-recovery export of a study as OpenPGP messages or DICOM files (--help)
   keys        the archive's OpenPGP keys: list, add-recipient, rotate, retire (strata keys --help)
+  policy      lifecycle policies: validate, explain a study, simulate (strata policy --help)
+  hold        legal holds: place, release, list (strata hold --help)
   help        show this help
 
 The CLI reads the same environment and config file as the server (see README.md).`;
@@ -68,6 +72,18 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return keysCommand(argv.slice(1), quietLogger);
+    case 'policy':
+      if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(POLICY_USAGE);
+        return 0;
+      }
+      return policyCommand(argv.slice(1), quietLogger);
+    case 'hold':
+      if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(HOLD_USAGE);
+        return 0;
+      }
+      return holdCommand(argv.slice(1), quietLogger);
     case undefined:
     case 'help':
     case '--help':

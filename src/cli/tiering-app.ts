@@ -4,12 +4,14 @@ import { Presets, SingleBar } from 'cli-progress';
 import { ConfigModule, loadConfig, type StrataConfig } from '../config/index.js';
 import { type Database, DatabaseModule, openDatabase } from '../database/index.js';
 import { KeysModule } from '../keys/index.js';
+import { LifecycleModule } from '../lifecycle/index.js';
 import { MetricsModule } from '../metrics/index.js';
 import { type Job, TieringModule } from '../tiering/index.js';
 
 @Module({})
 class TieringCliModule {
   static forRoot(config: StrataConfig, database: Database): DynamicModule {
+    const tiering = TieringModule.forRoot({ resumeJobs: false, http: false });
     return {
       module: TieringCliModule,
       imports: [
@@ -17,8 +19,9 @@ class TieringCliModule {
         DatabaseModule.forRoot(database),
         MetricsModule,
         // Only the job asked for: no resuming of others, no schedule, no HTTP.
-        TieringModule.forRoot({ resumeJobs: false, http: false }),
+        tiering,
         KeysModule.forRoot({ resumeJobs: false, http: false }),
+        LifecycleModule.forRoot({ resumeJobs: false, schedule: false, http: false }, tiering),
       ],
     };
   }

@@ -146,6 +146,40 @@ export const configFileSchema = z
       })
       .strict()
       .optional(),
+    lifecycle: z
+      .object({
+        /**
+         * When each sweep runs: a cron expression (node-cron, local time) or 'off'. With several
+         * nodes on one database each tick runs on one node (a lease in PostgreSQL).
+         */
+        schedules: z
+          .object({
+            retention: z.string().min(1).optional(),
+            tiering: z.string().min(1).optional(),
+            purge: z.string().min(1).optional(),
+          })
+          .strict()
+          .optional(),
+        /**
+         * Hours (local time, HH:MM-HH:MM, may wrap midnight) in which a sweep may work, e.g.
+         * `tiering: '22:00-06:00'` moves only at night. A sweep outside its window stops and goes on
+         * at its next tick in the window.
+         */
+        windows: z
+          .object({
+            retention: z.string().optional(),
+            tiering: z.string().optional(),
+            purge: z.string().optional(),
+          })
+          .strict()
+          .optional(),
+        /** Studies evaluated per batch (one transaction and one checkpoint per batch). */
+        batchSize: z.number().int().min(1).max(10_000).optional(),
+        /** Most studies a sweep acts on (expires, purges, moves) per second; 0 = unlimited. */
+        maxActionsPerSecond: z.number().min(0).max(100_000).optional(),
+      })
+      .strict()
+      .optional(),
     keys: z
       .object({
         /** Armored OpenPGP private key file; absent = generated in <data dir>/keys on first start. */
@@ -182,6 +216,8 @@ export const envSchema = z.object({
   STRATA_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   STRATA_KEY_PASSPHRASE: z.string().min(8, 'must be at least 8 characters').optional(),
   STRATA_LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  /** Tests only: the lifecycle clock's date (ISO 8601), instead of the real time. */
+  STRATA_TEST_NOW: z.iso.datetime({ offset: true }).optional(),
   /** Tests only: kill the process (SIGKILL) at a named point, e.g. 'move:copied'. */
   STRATA_TEST_FAILPOINT: z.string().min(1).optional(),
 });

@@ -1,7 +1,9 @@
 export { ConfigModule, STRATA_CONFIG } from './config.module.js';
 export { ConfigError, loadConfig } from './load-config.js';
 export {
+  SWEEP_NAMES,
   TIER_NAMES,
+  type SweepName,
   type BackendConfig,
   type FilesystemBackendConfig,
   type S3BackendConfig,

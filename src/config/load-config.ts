@@ -6,7 +6,9 @@ import { type ZodError } from 'zod';
 import { configFileSchema, envSchema, type ConfigFile } from './config.schema.js';
 import {
   type BackendConfig,
+  SWEEP_NAMES,
   type StrataConfig,
+  type SweepName,
   type TierConfig,
   type TierName,
 } from './strata-config.js';
@@ -97,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
     },
     auth: { adminToken: e.STRATA_ADMIN_TOKEN ?? null },
     fixity: fixitySettings(file.fixity),
+    lifecycle: lifecycleSettings(file.lifecycle, e.STRATA_TEST_NOW),
     storage: {
       ...storageLayout(file.storage, dataDir),
       orphanGraceMs: (file.storage?.orphanGraceSeconds ?? (e.DATABASE_URL ? 900 : 0)) * 1000,
@@ -114,6 +117,54 @@ function fixitySettings(f: ConfigFile['fixity']): StrataConfig['fixity'] {
     schedule: schedule === 'off' ? null : schedule,
     samplePercent: f?.samplePercent ?? 100,
     includeCold: f?.includeCold ?? false,
+  };
+}
+
+const DEFAULT_SCHEDULES: Record<SweepName, string> = {
+  // Nightly, one after the other: expiries first, then moves, then purges.
+  retention: '0 1 * * *',
+  tiering: '30 1 * * *',
+  purge: '0 2 * * *',
+};
+
+function parseWindow(key: string, text: string | undefined): { from: number; to: number } | null {
+  if (text === undefined || text === 'any') return null;
+  const m = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/.exec(text.trim());
+  if (!m) {
+    throw new ConfigError(
+      `config file: lifecycle.windows.${key}: '${text}' is not a window such as '22:00-06:00'`,
+    );
+  }
+  const from = Number(m[1]) * 60 + Number(m[2]);
+  const to = Number(m[3]) * 60 + Number(m[4]);
+  if (from === to) {
+    throw new ConfigError(`config file: lifecycle.windows.${key}: the window is empty`);
+  }
+  return { from, to };
+}
+
+function lifecycleSettings(
+  f: ConfigFile['lifecycle'],
+  testNow: string | undefined,
+): StrataConfig['lifecycle'] {
+  const schedules = {} as Record<SweepName, string | null>;
+  const windows = {} as Record<SweepName, { from: number; to: number } | null>;
+  for (const name of SWEEP_NAMES) {
+    const schedule = f?.schedules?.[name] ?? DEFAULT_SCHEDULES[name];
+    if (schedule !== 'off' && !cron.validate(schedule)) {
+      throw new ConfigError(
+        `config file: lifecycle.schedules.${name}: '${schedule}' is not a cron expression`,
+      );
+    }
+    schedules[name] = schedule === 'off' ? null : schedule;
+    windows[name] = parseWindow(name, f?.windows?.[name]);
+  }
+  return {
+    schedules,
+    windows,
+    batchSize: f?.batchSize ?? 500,
+    maxActionsPerSecond: f?.maxActionsPerSecond ?? 50,
+    testNow: testNow ? new Date(testNow) : null,
   };
 }
 

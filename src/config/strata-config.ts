@@ -34,6 +34,17 @@ export interface StrataConfig {
   };
   auth: { adminToken: string | null };
   fixity: { schedule: string | null; samplePercent: number; includeCold: boolean };
+  lifecycle: {
+    /** Cron expression per sweep, null = not scheduled. */
+    schedules: Record<SweepName, string | null>;
+    /** Minutes after local midnight [from, to) in which each sweep may work; null = any time. */
+    windows: Record<SweepName, { from: number; to: number } | null>;
+    batchSize: number;
+    /** 0 = unlimited. */
+    maxActionsPerSecond: number;
+    /** Tests only (STRATA_TEST_NOW): the lifecycle clock's fixed start date. */
+    testNow: Date | null;
+  };
   storage: {
     backends: Record<string, BackendConfig>;
     tiers: Record<TierName, TierConfig>;
@@ -42,6 +53,10 @@ export interface StrataConfig {
 }
 
 export type TierName = 'hot' | 'warm' | 'cold';
+
+/** The scheduled lifecycle sweeps. */
+export type SweepName = 'retention' | 'tiering' | 'purge';
+export const SWEEP_NAMES: readonly SweepName[] = ['retention', 'tiering', 'purge'];
 export const TIER_NAMES: readonly TierName[] = ['hot', 'warm', 'cold'];
 
 export interface TierConfig {

@@ -1,3 +1,4 @@
+import { type Sql } from '../database/index.js';
 import { type KeyRing, type Recipient } from './key-ring.js';
 import { type OpenPgpRepository, type SessionKey } from './openpgp.repository.js';
 import { type StudyKeyRepository, type StudyKeyRow } from './study-key.repository.js';
@@ -30,6 +31,35 @@ export class KeyService {
   /** The study's session key for reading; fails if the study has none (or it was shredded). */
   async existingForStudy(studyUid: string): Promise<SessionKey> {
     return this.resolve(studyUid, false);
+  }
+
+  /**
+   * Crypto-shredding within a purge's transaction: the study's PKESK rows are deleted, and its
+   * session key is dropped from this node's cache. Returns the number of rows deleted.
+   */
+  async shred(tx: Sql, studyUid: string): Promise<number> {
+    const n = await this.studyKeys.shred(tx, studyUid);
+    this.cache.delete(studyUid);
+    return n;
+  }
+
+  /** A detached OpenPGP signature of `text` by the current archive key (deletion certificates). */
+  async sign(text: string): Promise<{ signature: string; fingerprint: string }> {
+    const key = this.ring.heldKeys()[0];
+    if (!key) throw new Error('this node holds no archive private key to sign with');
+    return {
+      signature: await this.pgp.signDetached(text, key.privateKey),
+      fingerprint: key.fingerprint,
+    };
+  }
+
+  /** Whether `signature` is a valid signature of `text` by one of the archive keys this node holds. */
+  async verify(text: string, signature: string): Promise<boolean> {
+    return this.pgp.verifyDetached(
+      text,
+      signature,
+      this.ring.heldKeys().map((k) => k.privateKey.toPublic()),
+    );
   }
 
   /** The PKESK packet for the primary recipient: `pkesk ++ object` is a standard OpenPGP message. */

@@ -60,6 +60,25 @@ export class OpenPgpRepository {
     };
   }
 
+  /** An armored detached signature of a UTF-8 text. */
+  async signDetached(text: string, signingKey: openpgp.PrivateKey): Promise<string> {
+    const message = await openpgp.createMessage({ text });
+    return openpgp.sign({ message, signingKeys: signingKey, detached: true, format: 'armored' });
+  }
+
+  /** Whether an armored detached signature of `text` verifies against one of `keys`. */
+  async verifyDetached(text: string, armored: string, keys: openpgp.PublicKey[]): Promise<boolean> {
+    try {
+      const signature = await openpgp.readSignature({ armoredSignature: armored });
+      const message = await openpgp.createMessage({ text });
+      const result = await openpgp.verify({ message, signature, verificationKeys: keys });
+      await result.signatures[0]!.verified;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   armor(key: openpgp.PublicKey): string {
     return key.armor();
   }

@@ -1,4 +1,4 @@
-import { type Database } from '../database/index.js';
+import { type Database, type Sql } from '../database/index.js';
 
 export interface StudyKeyRow {
   recipient_fingerprint: string;
@@ -17,6 +17,19 @@ export class StudyKeyRepository {
          FROM study_keys WHERE study_instance_uid = $1`,
       [studyUid],
     );
+  }
+
+  /**
+   * Crypto-shredding: deletes every wrapped form of the study's session key, inside the caller's
+   * transaction (a purge). Every copy of the study's objects, anywhere, is unreadable afterwards.
+   */
+  async shred(tx: Sql, studyUid: string): Promise<number> {
+    const rows = await tx.query<{ n: number }>(
+      `WITH d AS (DELETE FROM study_keys WHERE study_instance_uid = $1 RETURNING 1)
+       SELECT count(*)::int AS n FROM d`,
+      [studyUid],
+    );
+    return rows[0]?.n ?? 0;
   }
 
   /** Inserts the rows unless another writer created this study's key first; returns whether ours won. */

@@ -1,6 +1,7 @@
 import { type Sql } from '../database/index.js';
 
-export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
+/** 'paused': stopped on request (a paused schedule); it goes on when resumed. */
+export type JobStatus = 'queued' | 'running' | 'paused' | 'done' | 'failed';
 
 export interface Job {
   id: string;
@@ -71,12 +72,33 @@ export class JobRepository {
     return row ? toJob(row) : null;
   }
 
-  async unfinished(kind: string): Promise<Job[]> {
+  async unfinished(kind: string, withPaused = false): Promise<Job[]> {
     const rows = await this.db.query<Row>(
-      `SELECT * FROM jobs WHERE kind = $1 AND status IN ('queued', 'running') ORDER BY id`,
+      `SELECT * FROM jobs WHERE kind = $1
+          AND status IN ('queued', 'running'${withPaused ? ", 'paused'" : ''}) ORDER BY id`,
       [kind],
     );
     return rows.map(toJob);
+  }
+
+  /** The most recent jobs, newest first, optionally of one kind or status. */
+  async list(filter: { kind?: string; status?: JobStatus; limit?: number } = {}): Promise<Job[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT * FROM jobs WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR status = $2)
+        ORDER BY id DESC LIMIT $3`,
+      [filter.kind ?? null, filter.status ?? null, filter.limit ?? 100],
+    );
+    return rows.map(toJob);
+  }
+
+  /** Pauses a running or queued job, or sets a paused one going again ('queued'). */
+  async setPaused(id: string, paused: boolean): Promise<void> {
+    await this.db.query(
+      paused
+        ? `UPDATE jobs SET status = 'paused' WHERE id = $1 AND status IN ('queued', 'running')`
+        : `UPDATE jobs SET status = 'queued' WHERE id = $1 AND status = 'paused'`,
+      [id],
+    );
   }
 
   /** The most recent job of a kind. */

@@ -33,6 +33,8 @@ export interface MoveRequest {
   tier: TierName;
   actor: string;
   actorHost: string | null;
+  /** Why, when a policy asked for the move (recorded in the job and its audit rows). */
+  policy?: { version: string; rule: string | null; reason: string };
 }
 
 /** One stored copy of a blob of the study being moved. */
@@ -113,11 +115,18 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
         seriesInstanceUid: req.seriesInstanceUid,
         tier: req.tier,
         actorHost: req.actorHost,
+        ...(req.policy ? { policy: req.policy } : {}),
       },
       req.actor,
     );
     this.enqueue(job.id);
     return job;
+  }
+
+  /** Studies with a move job queued or running (a sweep does not ask for another). */
+  async pendingStudyMoves(): Promise<Set<string>> {
+    const jobs = await this.jobs.unfinished(MOVE_JOB);
+    return new Set(jobs.map((j) => String(j.params.studyInstanceUid)));
   }
 
   getJob(id: string): Promise<Job | null> {
@@ -485,6 +494,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
       seriesInstanceUid: string | null;
       tier: string;
       actorHost: string | null;
+      policy?: Record<string, unknown>;
     };
     const [study] = await this.db.query<{ patient_id: string | null }>(
       'SELECT patient_id FROM studies WHERE study_instance_uid = $1',
@@ -497,7 +507,13 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
       outcome,
       patientId: study?.patient_id ?? null,
       studyInstanceUid: p.studyInstanceUid,
-      detail: { job: job.id, tier: p.tier, series: p.seriesInstanceUid, ...detail },
+      detail: {
+        job: job.id,
+        tier: p.tier,
+        series: p.seriesInstanceUid,
+        ...(p.policy ? { policy: p.policy } : {}),
+        ...detail,
+      },
     });
   }
 }

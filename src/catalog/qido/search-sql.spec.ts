@@ -18,10 +18,14 @@ function build(
   return buildSearch({ level, keys: list, limit: 100, offset: 0, ...extra });
 }
 
-/** The WHERE clause of the (inner) statement, for asserting conditions. */
+const NOT_EXPIRED = 'st.expired_at IS NULL';
+
+/** The WHERE clause of the (inner) statement, for asserting conditions (the expiry filter aside). */
 function where(s: SearchStatement): string {
   const m = /\nWHERE ([\s\S]*?)\nORDER BY/.exec(s.sql);
-  return m ? m[1]!.replace(/\s+/g, ' ') : '';
+  const all = m ? m[1]!.replace(/\s+/g, ' ') : '';
+  if (!all.startsWith(NOT_EXPIRED)) throw new Error(`expired studies are not filtered: ${all}`);
+  return all.slice(NOT_EXPIRED.length).replace(/^ AND /, '');
 }
 
 const UID1 = '1.2.840.113619.2.55.3.1';

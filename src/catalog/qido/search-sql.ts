@@ -116,6 +116,8 @@ export function buildSearch(req: SearchRequest): SearchStatement {
     if (!returned.has(tag)) returned.set(tag, { vr, def });
   };
 
+  // Expired studies (retention ended, or deleted on request) are hidden until they are purged.
+  where.push('st.expired_at IS NULL');
   const scope = req.scope ?? {};
   for (const [keyword, uid] of [
     ['StudyInstanceUID', scope.studyInstanceUid],
