@@ -193,12 +193,8 @@ function describeUncached(cond: Condition): string {
       return `${FACT_LABEL[cond.fact]} is one of ${list(cond.values)}`;
     case 'matches':
       return `study description matches /${cond.pattern}/i`;
-    case 'age': {
-      const parts: string[] = [];
-      if (cond.atLeast !== undefined) parts.push(`≥ ${cond.atLeast}`);
-      if (cond.under !== undefined) parts.push(`< ${cond.under}`);
-      return `${ageLabel(cond.fact)} ${parts.join(' and ')}`;
-    }
+    case 'age':
+      return `${ageLabel(cond.fact)} ${bounds('≥', cond.atLeast, cond.under)}`;
     case 'date': {
       const parts: string[] = [];
       if (cond.before !== undefined) parts.push(`before ${cond.before}`);
@@ -207,12 +203,8 @@ function describeUncached(cond: Condition): string {
       if (cond.within !== undefined) parts.push(`within ${cond.within.text}`);
       return `${DATE_LABEL[cond.fact]} ${parts.join(' and ')}`;
     }
-    case 'size': {
-      const parts: string[] = [];
-      if (cond.over !== undefined) parts.push(`> ${cond.over}`);
-      if (cond.under !== undefined) parts.push(`< ${cond.under}`);
-      return `size ${parts.join(' and ')} bytes`;
-    }
+    case 'size':
+      return `size ${bounds('>', cond.over, cond.under)} bytes`;
     case 'laterStudy':
       return `patient has a later study matching (${describe(cond.where)})`;
   }
@@ -222,8 +214,32 @@ function nested(c: Condition): string {
   return c.kind === 'all' || c.kind === 'any' ? `(${describe(c)})` : describe(c);
 }
 
+/** The lower bound of an `age` condition is inclusive, that of a `size` condition exclusive. */
+type LowOp = '≥' | '>';
+
+/** The bounds of an `age` or `size` condition as text: `≥ 21 and < 65`, `> 1000`. */
+function bounds(lowOp: LowOp, low: number | undefined, under: number | undefined): string {
+  const parts: string[] = [];
+  if (low !== undefined) parts.push(`${lowOp} ${low}`);
+  if (under !== undefined) parts.push(`< ${under}`);
+  return parts.join(' and ');
+}
+
 // ---------------------------------------------------------------------------------------------
 // Evaluation
+
+type ConditionOf<K extends Condition['kind']> = Extract<Condition, { kind: K }>;
+
+/**
+ * Evaluates a condition of one kind on `study` (the subject, or another study of its patient for
+ * `laterStudy`): the verdict, and the reason in `out` unless it is null.
+ */
+type Evaluator<K extends Condition['kind']> = (
+  cond: ConditionOf<K>,
+  study: StudyFacts,
+  ctx: ConditionContext,
+  out: Out | null,
+) => boolean;
 
 function evalCond(
   cond: Condition,
@@ -236,9 +252,9 @@ function evalCond(
       if (out) out.why = 'every study';
       return true;
     case 'all':
-      return evalAll(cond.of, study, ctx, out);
+      return evalAll(cond, study, ctx, out);
     case 'any':
-      return evalAny(cond.of, study, ctx, out);
+      return evalAny(cond, study, ctx, out);
     case 'not': {
       const inner = evalCond(cond.of, study, ctx, out);
       // When `not` fails, the inner reason (why the inner condition held) is the reason.
@@ -263,35 +279,14 @@ function evalCond(
       return evalAge(cond, study, ctx, out);
     case 'date':
       return evalDate(cond, study, ctx, out);
-    case 'size': {
-      const size = study.sizeBytes;
-      if (cond.over !== undefined && !(size > cond.over)) {
-        if (out) out.why = `size ${size} bytes is not > ${cond.over}`;
-        return false;
-      }
-      if (cond.under !== undefined && !(size < cond.under)) {
-        if (out) out.why = `size ${size} bytes is not < ${cond.under}`;
-        return false;
-      }
-      if (out) {
-        const parts: string[] = [];
-        if (cond.over !== undefined) parts.push(`> ${cond.over}`);
-        if (cond.under !== undefined) parts.push(`< ${cond.under}`);
-        out.why = `size ${size} bytes ${parts.join(' and ')}`;
-      }
-      return true;
-    }
+    case 'size':
+      return evalBounds('size', study.sizeBytes, ' bytes', '>', cond.over, cond.under, out);
     case 'laterStudy':
-      return evalLater(cond.where, study, ctx, out);
+      return evalLater(cond, study, ctx, out);
   }
 }
 
-function evalAll(
-  of: Condition[],
-  study: StudyFacts,
-  ctx: ConditionContext,
-  out: Out | null,
-): boolean {
+const evalAll: Evaluator<'all'> = ({ of }, study, ctx, out) => {
   if (out === null) {
     for (const c of of) if (!evalCond(c, study, ctx, null)) return false;
     return true;
@@ -303,14 +298,9 @@ function evalAll(
   }
   out.why = reasons.length === 0 ? 'every study' : reasons.join(' and ');
   return true;
-}
+};
 
-function evalAny(
-  of: Condition[],
-  study: StudyFacts,
-  ctx: ConditionContext,
-  out: Out | null,
-): boolean {
+const evalAny: Evaluator<'any'> = ({ of }, study, ctx, out) => {
   if (out === null) {
     for (const c of of) if (evalCond(c, study, ctx, null)) return true;
     return false;
@@ -322,7 +312,7 @@ function evalAny(
   }
   out.why = reasons.length === 0 ? 'no alternative' : `none of: ${reasons.join('; ')}`;
   return false;
-}
+};
 
 function evalIn(fact: SetFact, values: string[], study: StudyFacts, out: Out | null): boolean {
   const set = valueSet(values);
@@ -344,42 +334,43 @@ function evalIn(fact: SetFact, values: string[], study: StudyFacts, out: Out | n
   return false;
 }
 
-function evalAge(
-  cond: Extract<Condition, { kind: 'age' }>,
-  study: StudyFacts,
-  ctx: ConditionContext,
-  out: Out | null,
-): boolean {
+const evalAge: Evaluator<'age'> = (cond, study, ctx, out) => {
   const birth = study.birthDate;
   if (birth === null) {
     if (out) out.why = 'no birth date: age unknown';
     return false;
   }
-  const on = cond.fact === 'ageAtStudy' ? studyDay(study) : ctx.today;
-  const age = ageOn(birth, on);
-  if (cond.atLeast !== undefined && !(age >= cond.atLeast)) {
-    if (out) out.why = `${ageLabel(cond.fact)} ${age} is not ≥ ${cond.atLeast}`;
+  const age = ageOn(birth, cond.fact === 'ageAtStudy' ? studyDay(study) : ctx.today);
+  return evalBounds(ageLabel(cond.fact), age, '', '≥', cond.atLeast, cond.under, out);
+};
+
+/**
+ * A number against the bounds of an `age` (`≥ atLeast`) or `size` (`> over`) condition and its
+ * `< under`, either optional. The reason names the value as `${what} ${value}${unit}`: `age at
+ * study 49 is not < 21`, `size 50000 bytes > 10000`.
+ */
+function evalBounds(
+  what: string,
+  value: number,
+  unit: string,
+  lowOp: LowOp,
+  low: number | undefined,
+  under: number | undefined,
+  out: Out | null,
+): boolean {
+  if (low !== undefined && !(lowOp === '≥' ? value >= low : value > low)) {
+    if (out) out.why = `${what} ${value}${unit} is not ${lowOp} ${low}`;
     return false;
   }
-  if (cond.under !== undefined && !(age < cond.under)) {
-    if (out) out.why = `${ageLabel(cond.fact)} ${age} is not < ${cond.under}`;
+  if (under !== undefined && !(value < under)) {
+    if (out) out.why = `${what} ${value}${unit} is not < ${under}`;
     return false;
   }
-  if (out) {
-    const parts: string[] = [];
-    if (cond.atLeast !== undefined) parts.push(`≥ ${cond.atLeast}`);
-    if (cond.under !== undefined) parts.push(`< ${cond.under}`);
-    out.why = `${ageLabel(cond.fact)} ${age} ${parts.join(' and ')}`;
-  }
+  if (out) out.why = `${what} ${value}${unit} ${bounds(lowOp, low, under)}`;
   return true;
 }
 
-function evalDate(
-  cond: Extract<Condition, { kind: 'date' }>,
-  study: StudyFacts,
-  ctx: ConditionContext,
-  out: Out | null,
-): boolean {
+const evalDate: Evaluator<'date'> = (cond, study, ctx, out) => {
   let value: string;
   let label: string = DATE_LABEL[cond.fact];
   switch (cond.fact) {
@@ -439,14 +430,9 @@ function evalDate(
     out.why = `${label} ${value} is ${parts.join(' and ')}`;
   }
   return true;
-}
+};
 
-function evalLater(
-  where: Condition,
-  study: StudyFacts,
-  ctx: ConditionContext,
-  out: Out | null,
-): boolean {
+const evalLater: Evaluator<'laterStudy'> = ({ where }, study, ctx, out) => {
   const day = studyDay(study);
   const uid = study.studyInstanceUid;
   if (out === null) {
@@ -475,4 +461,4 @@ function evalLater(
       ? `patient has no later study matching (${describe(where)})`
       : `patient has a later study on ${bestDay} matching (${bestWhy})`;
   return best !== null;
-}
+};

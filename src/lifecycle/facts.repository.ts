@@ -118,8 +118,10 @@ export class FactsRepository {
     afterPatient: string,
     limit: number,
   ): Promise<{ lastPatient: string | null; studies: StudyRecord[] }> {
+    // ORDER BY patients.id, not ORDER BY id: a bare name is the output column, id::text, and a
+    // text order (1, 10, 100, 11, ...) would page past patients and repeat others.
     const patients = await db.query<{ id: string }>(
-      'SELECT id::text FROM patients WHERE id > $1 ORDER BY id LIMIT $2',
+      'SELECT id::text FROM patients WHERE id > $1 ORDER BY patients.id LIMIT $2',
       [afterPatient, limit],
     );
     if (patients.length === 0) return { lastPatient: null, studies: [] };

@@ -124,7 +124,7 @@ export class Sweeps implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 
   private launch(name: SweepName, job: Job): Promise<void> {
-    const run = this.run(name, job)
+    const run = this.runAlone(name, job)
       .catch(async (error: unknown) => {
         if (this.stopping) return;
         const message = error instanceof Error ? error.message : String(error);
@@ -134,6 +134,29 @@ export class Sweeps implements OnApplicationBootstrap, OnApplicationShutdown {
       .finally(() => this.running.delete(job.id));
     this.running.set(job.id, run);
     return run;
+  }
+
+  /**
+   * Runs the job unless another node is running a sweep of this kind (a session-level advisory
+   * lock, released if that node dies, so a crashed sweep can be resumed by any node).
+   */
+  private async runAlone(name: SweepName, job: Job): Promise<void> {
+    await this.db.withConnection(async (conn) => {
+      const [row] = (await conn.query('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
+        `sweep:${name}`,
+      ])) as { ok: boolean }[];
+      if (!row?.ok) {
+        this.logger.log(`${name} sweep (job ${job.id}) is running on another node`);
+        return;
+      }
+      try {
+        await this.run(name, job);
+      } finally {
+        await conn
+          .query('SELECT pg_advisory_unlock(hashtext($1))', [`sweep:${name}`])
+          .catch(() => undefined);
+      }
+    });
   }
 
   private async run(name: SweepName, job: Job): Promise<void> {

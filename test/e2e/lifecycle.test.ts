@@ -1,59 +1,14 @@
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
 import { Clock, Sweeps } from '../../src/lifecycle/index.js';
 import { TierMover } from '../../src/tiering/index.js';
 import { filesUnder } from '../support/object-files.js';
 import { removeDataDir, startTestStrata, type TestStrata } from '../support/strata-harness.js';
-import { callApi, stowAll } from '../support/wado-client.js';
-
-const CT = '1.2.840.10008.5.1.4.1.1.2';
-const MG = '1.2.840.10008.5.1.4.1.1.1.2';
+import { callApi } from '../support/wado-client.js';
+import { LIFECYCLE_TEST_CONFIG, storeStudy } from '../support/lifecycle.js';
 
 /** The shipped default policies, as a fresh install runs them. */
 const DEFAULT_POLICIES = resolve('policies');
-
-export const LIFECYCLE_TEST_CONFIG = `
-lifecycle:
-  maxActionsPerSecond: 0
-  schedules: { retention: 'off', tiering: 'off', purge: 'off' }
-fixity:
-  schedule: 'off'
-`;
-
-interface StudySpec {
-  patientId: string;
-  birthDate: string;
-  studyDate: string;
-  modality: 'CT' | 'MG';
-  sex?: string;
-  instances?: number;
-}
-
-/** Stores a study (STOW-RS); its Study Instance UID. */
-export async function storeStudy(s: TestStrata, spec: StudySpec): Promise<string> {
-  const study = newUid();
-  const series = newUid();
-  const files = Array.from(
-    { length: spec.instances ?? 1 },
-    (_, i) =>
-      makeInstance({
-        sopClassUid: spec.modality === 'MG' ? MG : CT,
-        studyInstanceUid: study,
-        seriesInstanceUid: series,
-        modality: spec.modality,
-        patientId: spec.patientId,
-        patientName: `Test^${spec.patientId}`,
-        birthDate: spec.birthDate,
-        sex: spec.sex ?? 'F',
-        studyDate: spec.studyDate,
-        instanceNumber: i + 1,
-        pixelBytes: 2048,
-      }).part10,
-  );
-  await stowAll(s.httpUrl, s.auth, files);
-  return study;
-}
 
 interface RetentionView {
   forever: boolean;
