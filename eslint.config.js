@@ -19,7 +19,7 @@ const allowed = {
   retrieval: ['config', 'database', 'dicom', 'storage', 'catalog', 'audit'],
   tiering: ['config', 'database', 'storage', 'audit', 'metrics'],
   keys: ['config', 'database', 'storage', 'audit', 'tiering'],
-  lifecycle: ['config', 'database', 'storage', 'audit', 'tiering'],
+  lifecycle: ['config', 'database', 'storage', 'catalog', 'audit', 'tiering'],
   admin: [
     'metrics',
     'config',

@@ -4,6 +4,7 @@ import { CatalogReadService } from './catalog-read.service.js';
 import { type SearchRow } from './qido/render.js';
 import { type SearchStatement } from './qido/search-sql.js';
 import { type SearchRepository } from './qido/search.repository.js';
+import { StudyAccessEvents } from './study-access-events.js';
 
 function studyRow(n: number): SearchRow {
   return { _st_id: String(n), _study_uid: `1.2.${n}`, '0020000D': `1.2.${n}` };
@@ -21,6 +22,7 @@ function service(rows: SearchRow[], instances: RetrievableInstance[] = []) {
   const svc = new CatalogReadService(
     { run } as unknown as SearchRepository,
     { findInstancesForRetrieval: find, touchStudies: vi.fn() } as unknown as CatalogReadRepository,
+    new StudyAccessEvents(),
   );
   return { svc, run, find };
 }

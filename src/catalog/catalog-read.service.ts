@@ -9,6 +9,7 @@ import { renderSearchRow } from './qido/render.js';
 import { buildSearch } from './qido/search-sql.js';
 import { type SearchRequest } from './qido/search-types.js';
 import { SearchRepository } from './qido/search.repository.js';
+import { StudyAccessEvents } from './study-access-events.js';
 
 export interface SearchResult {
   results: DicomJsonDataset[];
@@ -25,6 +26,7 @@ export class CatalogReadService {
   constructor(
     private readonly searches: SearchRepository,
     private readonly reads: CatalogReadRepository,
+    private readonly accesses: StudyAccessEvents,
   ) {}
 
   /**
@@ -63,7 +65,9 @@ export class CatalogReadService {
     }
   }
 
-  touchStudies(studyInstanceUids: readonly string[]): Promise<void> {
-    return this.reads.touchStudies(studyInstanceUids);
+  /** Records that studies were read, then tells those who act on access (StudyAccessEvents). */
+  async touchStudies(studyInstanceUids: readonly string[]): Promise<void> {
+    await this.reads.touchStudies(studyInstanceUids);
+    this.accesses.publish(studyInstanceUids);
   }
 }

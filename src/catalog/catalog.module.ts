@@ -4,6 +4,7 @@ import { CatalogReadService } from './catalog-read.service.js';
 import { CatalogRepository } from './catalog.repository.js';
 import { CatalogService } from './catalog.service.js';
 import { SearchRepository } from './qido/search.repository.js';
+import { StudyAccessEvents } from './study-access-events.js';
 
 @Module({
   providers: [
@@ -12,7 +13,8 @@ import { SearchRepository } from './qido/search.repository.js';
     SearchRepository,
     CatalogReadRepository,
     CatalogReadService,
+    StudyAccessEvents,
   ],
-  exports: [CatalogService, CatalogReadService],
+  exports: [CatalogService, CatalogReadService, StudyAccessEvents],
 })
 export class CatalogModule {}

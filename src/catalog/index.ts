@@ -1,5 +1,6 @@
 export { CatalogModule } from './catalog.module.js';
 export { CatalogService } from './catalog.service.js';
+export { StudyAccessEvents, type StudyAccessListener } from './study-access-events.js';
 export type { DuplicatePolicy, NewInstance, RecordOutcome, RecordResult } from './catalog-types.js';
 export { CatalogReadService, type SearchResult } from './catalog-read.service.js';
 export type {

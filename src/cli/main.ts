@@ -7,6 +7,7 @@ import { FSCK_USAGE, fsckCommand } from './fsck.command.js';
 import { HOLD_USAGE, holdCommand } from './hold.command.js';
 import { KEYS_USAGE, keysCommand } from './keys.command.js';
 import { POLICY_USAGE, policyCommand } from './policy.command.js';
+import { SWEEP_USAGE, sweepCommand } from './sweep.command.js';
 import { TIER_USAGE, tierCommand } from './tier-move.command.js';
 
 const USAGE = `usage: strata <command>
@@ -19,6 +20,7 @@ commands:
   keys        the archive's OpenPGP keys: list, add-recipient, rotate, retire (strata keys --help)
   policy      lifecycle policies: validate, explain a study, simulate (strata policy --help)
   hold        legal holds: place, release, list (strata hold --help)
+  sweep       run a lifecycle sweep now: retention, tiering or purge (strata sweep --help)
   help        show this help
 
 The CLI reads the same environment and config file as the server (see README.md).`;
@@ -84,6 +86,12 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return holdCommand(argv.slice(1), quietLogger);
+    case 'sweep':
+      if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(SWEEP_USAGE);
+        return 0;
+      }
+      return sweepCommand(argv.slice(1), quietLogger);
     case undefined:
     case 'help':
     case '--help':

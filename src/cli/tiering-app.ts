@@ -51,12 +51,12 @@ export async function followJob(
   label: string,
   get: () => Promise<Job | null>,
   finished: Promise<void>,
-  unit: 'objects' | 'studies' = 'objects',
+  unit: 'objects' | 'studies' | 'patients' = 'objects',
 ): Promise<Job> {
   const format =
     unit === 'objects'
       ? `${label} |{bar}| {value}/{total} objects, {mb} MB`
-      : `${label} |{bar}| {value}/{total} studies`;
+      : `${label} |{bar}| {value}/{total} ${unit}`;
   const bar = new SingleBar({ format, hideCursor: true }, Presets.shades_classic);
   bar.start(1, 0, { mb: '0.0' });
   const show = (j: Job) => {

@@ -265,16 +265,22 @@ export class LifecycleController {
   /** Pauses a sweep's schedule and its running job (it stops at its next batch). */
   @Post('schedules/:name/pause')
   @HttpCode(200)
-  async pause(@Param('name') name: string): Promise<ReturnType<Scheduler['status']>> {
-    await this.scheduler.pause(sweepName(name));
+  async pause(
+    @Param('name') name: string,
+    @Req() req: StrataRequest,
+  ): Promise<ReturnType<Scheduler['status']>> {
+    await this.scheduler.pause(sweepName(name), actorOf(req));
     return this.scheduler.status();
   }
 
   /** Resumes a paused schedule; a paused sweep goes on at the next tick or `run`. */
   @Post('schedules/:name/resume')
   @HttpCode(200)
-  async resume(@Param('name') name: string): Promise<ReturnType<Scheduler['status']>> {
-    await this.scheduler.resume(sweepName(name));
+  async resume(
+    @Param('name') name: string,
+    @Req() req: StrataRequest,
+  ): Promise<ReturnType<Scheduler['status']>> {
+    await this.scheduler.resume(sweepName(name), actorOf(req));
     return this.scheduler.status();
   }
 }

@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AuditModule } from '../audit/index.js';
+import { CatalogModule } from '../catalog/index.js';
 import { StorageModule } from '../storage/index.js';
 import { Clock } from './clock.js';
 import { HoldsService } from './holds.service.js';
@@ -33,7 +34,7 @@ export class LifecycleModule {
   static forRoot(options: LifecycleOptions, tiering: DynamicModule): DynamicModule {
     return {
       module: LifecycleModule,
-      imports: [StorageModule, AuditModule, tiering],
+      imports: [StorageModule, AuditModule, CatalogModule, tiering],
       providers: [{ provide: LIFECYCLE_OPTIONS, useValue: options }, ...SERVICES],
       controllers: options.http ? [LifecycleController] : [],
       exports: SERVICES,

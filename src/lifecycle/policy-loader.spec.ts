@@ -148,7 +148,7 @@ describe('reading a policies directory', () => {
   it('a missing directory is an empty set with the default settings', () => {
     const set = loadPolicies(join(tmpdir(), 'strata-no-such-policies-dir'));
     expect(set).toMatchObject({
-      settings: { ageOfMajority: 21, purgeGraceDays: 30, recallOnAccess: true },
+      settings: { ageOfMajority: 21, purgeGraceDays: 30, recallOnAccess: false },
       retention: [],
       tiering: [],
       files: [],

@@ -111,7 +111,7 @@ export interface LifecycleSettings {
   ageOfMajority: number;
   /** Days an expired study is kept (hidden) before it is purged. Default 30. */
   purgeGraceDays: number;
-  /** Whether reading a study from warm or cold recalls it to hot. Default true. */
+  /** Whether reading a study from warm or cold recalls it to hot. Default false (shipped: true). */
   recallOnAccess: boolean;
 }
 

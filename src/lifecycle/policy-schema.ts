@@ -43,7 +43,8 @@ export interface PolicyIssue {
 export const DEFAULT_SETTINGS: LifecycleSettings = {
   ageOfMajority: 21,
   purgeGraceDays: 30,
-  recallOnAccess: true,
+  // Without a lifecycle.yaml nothing moves on its own: the shipped one turns recalls on.
+  recallOnAccess: false,
 };
 
 export const RETENTION_ANCHORS: readonly RetentionAnchor[] = [

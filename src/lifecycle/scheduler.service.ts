@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import cron, { type ScheduledTask } from 'node-cron';
 import { STRATA_CONFIG, SWEEP_NAMES, type StrataConfig, type SweepName } from '../config/index.js';
+import { AuditService } from '../audit/index.js';
 import { Database } from '../database/index.js';
 import { Clock } from './clock.js';
 import { LeaseRepository } from './lease.repository.js';
@@ -37,6 +38,7 @@ export class Scheduler implements OnApplicationBootstrap, OnApplicationShutdown 
     private readonly db: Database,
     private readonly sweeps: Sweeps,
     private readonly clock: Clock,
+    private readonly audit: AuditService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -77,13 +79,25 @@ export class Scheduler implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 
   /** Pauses a schedule (no tick claims it) and the sweep of that kind that is running. */
-  async pause(name: SweepName): Promise<void> {
+  async pause(name: SweepName, by: { actor: string; actorHost: string | null }): Promise<void> {
     await this.leases.setPaused(this.db, name, true);
-    await this.sweeps.pause(name);
+    const job = await this.sweeps.pause(name);
+    await this.audit.recordAlone({
+      ...by,
+      action: 'schedule.paused',
+      outcome: 'success',
+      detail: { sweep: name, job: job?.id ?? null },
+    });
   }
 
-  async resume(name: SweepName): Promise<void> {
+  async resume(name: SweepName, by: { actor: string; actorHost: string | null }): Promise<void> {
     await this.leases.setPaused(this.db, name, false);
+    await this.audit.recordAlone({
+      ...by,
+      action: 'schedule.resumed',
+      outcome: 'success',
+      detail: { sweep: name },
+    });
   }
 
   async status(): Promise<

@@ -265,6 +265,15 @@ describe('lifecycle sweeps killed half-way resume at the restart', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('the proposed policies are not valid');
 
+    r = await cli(['sweep', 'run', 'retention'], {
+      ...env,
+      STRATA_TEST_NOW: '2030-06-01T00:00:00Z',
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/retention sweep \(job \d+\) done: 1 studies evaluated, 1 expired/);
+    r = await cli(['policy', 'explain', uid], env);
+    expect(r.stdout).toContain(`study ${uid} (expired)`);
+
     for (const args of [
       ['policy'],
       ['policy', 'explain', 'x'],

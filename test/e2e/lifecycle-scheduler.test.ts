@@ -22,6 +22,14 @@ fixity:
  * first; a paused schedule runs nowhere; a sweep outside its window does not start. Also the
  * tiering sweep's moves and recalls (one study, or a patient's prefetch list).
  */
+async function until(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe('lifecycle scheduler across nodes, tiering moves and recalls', () => {
   let a: TestStrata;
   let b: TestStrata;
@@ -121,10 +129,36 @@ describe('lifecycle scheduler across nodes, tiering moves and recalls', () => {
     const moved = (audit.body.events as { detail: { policy?: { rule: string } } }[])[0]!;
     expect(moved.detail.policy?.rule).toBe('hot-to-warm');
 
-    const recall = await callApi(a, 'POST', `/api/studies/${uid}/recall`, { reason: 'clinic' });
+    // Read from warm: recalled to hot (recallOnAccess in the default policies).
+    const read = await fetch(`${a.httpUrl}/dicomweb/studies/${uid}`, {
+      headers: { authorization: a.auth, accept: 'multipart/related; type="application/dicom"' },
+    });
+    expect(read.status).toBe(200);
+    await read.arrayBuffer();
+    await until(async () => (await tiersOf(uid)).join() === 'hot');
+    const recalled = await callApi(
+      a,
+      'GET',
+      `/api/audit?studyInstanceUid=${uid}&action=study.recall-requested`,
+    );
+    expect((recalled.body.events as { detail: { reason: string } }[])[0]!.detail.reason).toBe(
+      'accessed',
+    );
+    // Ahead of time: one study, then a patient's prefetch list.
+    const recall = await callApi(a, 'POST', `/api/studies/${other}/recall`, { reason: 'clinic' });
     expect(recall.status).toBe(202);
+    await a.running.app.get(TierMover).idle();
+    expect(await tiersOf(other)).toEqual(['hot']);
+    for (const study of [uid, other]) {
+      expect(
+        (await callApi(a, 'POST', `/api/studies/${study}/move`, { tier: 'cold' })).status,
+      ).toBe(202);
+    }
+    await a.running.app.get(TierMover).idle();
+    expect(await tiersOf(other)).toEqual(['cold']);
     const prefetch = await callApi(a, 'POST', '/api/prefetch', { patientIds: ['TIER-1'] });
     expect(prefetch.status).toBe(202);
+    expect((prefetch.body.recalls as unknown[]).length).toBe(2);
     await a.running.app.get(TierMover).idle();
     expect(await tiersOf(uid)).toEqual(['hot']);
     expect(await tiersOf(other)).toEqual(['hot']);

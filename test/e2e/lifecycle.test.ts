@@ -187,11 +187,17 @@ describe('lifecycle: default policies, explain, holds, two-step deletion', () =>
     );
 
     r = await sweep('retention');
+    expect(r.expired).toBeGreaterThanOrEqual(1);
     e = await explain(uid);
     expect(e.state).toBe('expired');
     expect(await qidoStudy(uid)).toEqual([]);
+    const wado = await fetch(`${s.httpUrl}/dicomweb/studies/${uid}/metadata`, {
+      headers: { authorization: s.auth, accept: 'application/dicom+json' },
+    });
+    expect(wado.status).toBe(404);
     // Not yet purgeable: 30 days of grace.
     r = await sweep('purge');
+    expect(r.purged).toBe(0);
     expect((await explain(uid)).state).toBe('expired');
 
     // A hold placed during the grace period blocks the purge.
