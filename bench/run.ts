@@ -7,8 +7,13 @@
  *   BENCH_REPEAT=3                      runs per measurement (the median is reported)
  *   BENCH_ONLY=strata,storescp,orthanc  receivers to measure
  *   BENCH_DATASETS=ct512k,small52k      datasets (generated into bench/.work/datasets if absent)
- *   BENCH_PROTOCOLS=cstore,stow,tiers   C-STORE, STOW-RS (uses ct512k), and the tier benchmark
+ *   BENCH_PROTOCOLS=cstore,stow,tiers,lifecycle
+ *                                       C-STORE, STOW-RS (uses ct512k), the tier benchmark
  *                                       (bench/tiers.ts: a hot → warm move vs raw PutObject, fixity)
+ *                                       and the lifecycle benchmark (bench/lifecycle.ts: simulation
+ *                                       and retention sweep over a synthetic catalog; its size:
+ *                                       BENCH_LIFECYCLE_INSTANCES=1000000). Without cstore and stow
+ *                                       no receiver is started and no ingest report is written.
  *   BENCH_STOW_CONCURRENCY=4            STOW-RS requests in flight
  *   BENCH_STOW_INSTANCES=10             instances per STOW-RS request
  *   BENCH_RUN_TIMEOUT_S=600             bound on one transfer (then recorded as failed)
@@ -22,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Dataset, DATASET_SPECS, ensureDataset } from './datasets.js';
+import { runLifecycleBench } from './lifecycle.js';
 import { installCleanup, run, spawnTracked, waitExit } from './processes.js';
 import {
   CALLING_AET,
@@ -81,6 +87,8 @@ function positiveInt(name: string, fallback: number): number {
   return n;
 }
 
+const PROTOCOLS = ['cstore', 'stow', 'tiers', 'lifecycle'];
+
 interface Settings {
   root: string;
   work: string;
@@ -111,7 +119,7 @@ function settingsFromEnv(root: string, stamp: string): Settings {
       DATASET_SPECS.map((d) => d.name),
       DATASET_SPECS.map((d) => d.name),
     ),
-    protocols: list('BENCH_PROTOCOLS', ['cstore', 'stow', 'tiers'], ['cstore', 'stow', 'tiers']),
+    protocols: list('BENCH_PROTOCOLS', PROTOCOLS, PROTOCOLS),
     stowConcurrency: positiveInt('BENCH_STOW_CONCURRENCY', 4),
     stowInstances: positiveInt('BENCH_STOW_INSTANCES', 10),
     runTimeoutMs: positiveInt('BENCH_RUN_TIMEOUT_S', 600) * 1000,
@@ -375,15 +383,9 @@ async function available(kind: ReceiverKind, root: string): Promise<string | nul
   return null;
 }
 
-async function main(): Promise<void> {
-  installCleanup();
-  const date = new Date().toISOString();
-  const root = projectRoot();
-  const settings = settingsFromEnv(root, date.replace(/:/g, '').replace(/\.\d+Z$/, 'Z'));
-  await mkdir(settings.logDir, { recursive: true });
-  log(`project ${root}; logs in ${settings.logDir}`);
+/** The C-STORE and STOW-RS runs, their report written; returns every run. */
+async function ingestBench(settings: Settings, root: string, date: string): Promise<Measurement[]> {
   log(NAGLE_NOTE);
-
   const receivers: ReceiverKind[] = [];
   for (const kind of settings.receivers) {
     const missing = await available(kind, root);
@@ -462,12 +464,34 @@ async function main(): Promise<void> {
   console.log(`${NAGLE_NOTE}. Medians of ${settings.repeat} run(s); MB = 10^6 bytes.\n`);
   console.log(textTable(report.summaries));
   console.log(`\nwritten: ${files.json}\n         ${files.md}`);
+  return measurements;
+}
+
+async function main(): Promise<void> {
+  installCleanup();
+  const date = new Date().toISOString();
+  const root = projectRoot();
+  const settings = settingsFromEnv(root, date.replace(/:/g, '').replace(/\.\d+Z$/, 'Z'));
+  await mkdir(settings.logDir, { recursive: true });
+  log(`project ${root}; logs in ${settings.logDir}`);
+
+  const ingest = settings.protocols.includes('cstore') || settings.protocols.includes('stow');
+  const measurements = ingest ? await ingestBench(settings, root, date) : [];
   if (settings.protocols.includes('tiers')) {
     try {
       const tiers = await runTierBench(root);
       console.log(`written: ${tiers.json}\n         ${tiers.md}`);
     } catch (error) {
       console.log(`the tier benchmark failed: ${errorText(error)}`);
+      process.exitCode = 1;
+    }
+  }
+  if (settings.protocols.includes('lifecycle')) {
+    try {
+      const lifecycle = await runLifecycleBench(root);
+      console.log(`written: ${lifecycle.json}\n         ${lifecycle.md}`);
+    } catch (error) {
+      console.log(`the lifecycle benchmark failed: ${errorText(error)}`);
       process.exitCode = 1;
     }
   }

@@ -26,6 +26,18 @@ export class Lifecycle1764300008000 implements MigrationInterface {
         ADD COLUMN deletion_certificate_fk bigint;
       CREATE INDEX studies_expired ON studies (expired_at) WHERE expired_at IS NOT NULL AND purged_at IS NULL;
 
+      -- A study expired or purged takes no new instances (they would be hidden, then purged):
+      -- the ingest's statement fails with this SQLSTATE and the sender is told why.
+      CREATE FUNCTION strata_refuse_ingest_into_deleted_study() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'the study was deleted from the archive' USING ERRCODE = 'SX001';
+      END $$;
+      CREATE TRIGGER studies_refuse_ingest_when_deleted BEFORE UPDATE ON studies
+        FOR EACH ROW
+        WHEN (OLD.expired_at IS NOT NULL
+              AND (NEW.size_bytes > OLD.size_bytes OR NEW.number_of_instances > OLD.number_of_instances))
+        EXECUTE FUNCTION strata_refuse_ingest_into_deleted_study();
+
       CREATE TABLE legal_holds (
         id bigserial PRIMARY KEY,
         patient_id text,
@@ -98,6 +110,8 @@ export class Lifecycle1764300008000 implements MigrationInterface {
       DROP TABLE deletion_certificates;
       DROP TABLE purge_journal;
       DROP TABLE legal_holds;
+      DROP TRIGGER studies_refuse_ingest_when_deleted ON studies;
+      DROP FUNCTION strata_refuse_ingest_into_deleted_study();
       DROP INDEX studies_expired;
       ALTER TABLE studies
         DROP COLUMN expired_at,

@@ -8,8 +8,9 @@ import { LifecycleModule } from '../lifecycle/index.js';
 import { MetricsModule } from '../metrics/index.js';
 import { type Job, TieringModule } from '../tiering/index.js';
 
+/** The app context of a job run outside the server (CLI, benchmarks): no HTTP, no schedule. */
 @Module({})
-class TieringCliModule {
+export class TieringCliModule {
   static forRoot(config: StrataConfig, database: Database): DynamicModule {
     const tiering = TieringModule.forRoot({ resumeJobs: false, http: false });
     return {

@@ -173,7 +173,7 @@ export const configFileSchema = z
           })
           .strict()
           .optional(),
-        /** Studies evaluated per batch (one transaction and one checkpoint per batch). */
+        /** Patients (all their studies) evaluated per batch, with one checkpoint per batch. */
         batchSize: z.number().int().min(1).max(10_000).optional(),
         /** Most studies a sweep acts on (expires, purges, moves) per second; 0 = unlimited. */
         maxActionsPerSecond: z.number().min(0).max(100_000).optional(),

@@ -32,6 +32,8 @@ export type IngestRefusal =
   | 'uid-mismatch'
   | 'study-mismatch'
   | 'duplicate-rejected'
+  /** The study was deleted (expired or purged): it takes no new instances. */
+  | 'study-deleted'
   | 'aborted'
   | 'storage-failure';
 

@@ -24,6 +24,9 @@ import { BlobStore, type WrittenBlob } from '../storage/index.js';
 import { DuplicatePolicies } from './duplicate-policy.js';
 import { type IngestRefusal, type IngestRequest, type IngestResult } from './ingest-request.js';
 
+/** SQLSTATE of the catalog's refusal to add to an expired or purged study (Lifecycle migration). */
+const STUDY_DELETED = 'SX001';
+
 class Refused extends Error {
   constructor(
     readonly reason: IngestRefusal,
@@ -318,6 +321,13 @@ export class IngestionService implements OnModuleDestroy {
     if (error instanceof Refused) return { reason: error.reason, message: error.message };
     if (error instanceof DicomFormatError) return { reason: error.reason, message: error.message };
     const code = (error as NodeJS.ErrnoException)?.code;
+    if (code === STUDY_DELETED) {
+      return {
+        reason: 'study-deleted',
+        message:
+          'this study was deleted from the archive (expired or purged): it takes no new instances',
+      };
+    }
     if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'ABORT_ERR') {
       return { reason: 'aborted', message: 'the transfer ended before the dataset was complete' };
     }

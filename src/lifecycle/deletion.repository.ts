@@ -100,7 +100,7 @@ export class DeletionRepository {
     const rows = await db.query<EntryRow>(
       `SELECT id::text, blob_fk::text, location_fk::text, backend, key, tier, stored_size::text,
               confirmation, confirmed_at
-         FROM purge_journal WHERE study_instance_uid = $1 ORDER BY id`,
+         FROM purge_journal WHERE study_instance_uid = $1 ORDER BY purge_journal.id`,
       [studyUid],
     );
     return rows.map((r) => ({

@@ -102,7 +102,7 @@ export class HoldRepository {
         WHERE ($1::boolean IS NULL OR (released_at IS NULL) = $1)
           AND ($2::text IS NULL OR patient_id = $2)
           AND ($3::text IS NULL OR study_instance_uid = $3)
-        ORDER BY id`,
+        ORDER BY legal_holds.id`,
       [filter.active ?? null, filter.patientId ?? null, filter.studyInstanceUid ?? null],
     );
     return rows.map(toHold);
@@ -118,7 +118,7 @@ export class HoldRepository {
       `SELECT ${COLUMNS} FROM legal_holds
         WHERE released_at IS NULL
           AND (study_instance_uid = ANY($1::text[]) OR patient_id = ANY($2::text[]))
-        ORDER BY id`,
+        ORDER BY legal_holds.id`,
       [[...studyUids], [...patientIds]],
     );
     return rows.map(toHold);

@@ -4,6 +4,8 @@ import { Clock, Sweeps } from '../../src/lifecycle/index.js';
 import { TierMover } from '../../src/tiering/index.js';
 import { filesUnder } from '../support/object-files.js';
 import { removeDataDir, startTestStrata, type TestStrata } from '../support/strata-harness.js';
+import { makeInstance } from '../../src/dicom/testing/index.js';
+import { stow } from '../support/stow-client.js';
 import { callApi } from '../support/wado-client.js';
 import { LIFECYCLE_TEST_CONFIG, storeStudy } from '../support/lifecycle.js';
 
@@ -260,6 +262,21 @@ describe('lifecycle: default policies, explain, holds, two-step deletion', () =>
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     expect((await explain(uid)).state).toBe('expired');
     expect(await qidoStudy(uid)).toEqual([]);
+    // An expired study takes no new instances: the sender is told why, nothing is stored.
+    const late = makeInstance({
+      studyInstanceUid: uid,
+      patientId: 'MANUAL-1',
+      studyDate: '20250101',
+    });
+    const refused = await stow(s.httpUrl, s.auth, [late.part10]);
+    expect(refused.status).toBe(409);
+    const failed = refused.json!['00081198']!.Value as Record<string, { Value?: unknown[] }>[];
+    expect(failed[0]!['00081197']!.Value).toEqual([0xc000]);
+    const audit = await api('GET', `/api/audit?studyInstanceUid=${uid}&action=instance.stored`);
+    const refusal = (audit.body.events as { outcome: string; detail: { reason?: string } }[]).find(
+      (a) => a.outcome === 'failure',
+    );
+    expect(refusal?.detail.reason).toBe('study-deleted');
     setClock('2026-07-02T12:00:00Z');
     await sweep('purge');
     const gone = await explain(uid);
