@@ -168,7 +168,7 @@ describe('reading a policies directory', () => {
     const set = loadPolicies(dir);
     expect(set.retention).toEqual([]);
     expect(set.tiering).toEqual([]);
-    expect(set.settings).toEqual({ ageOfMajority: 21, purgeGraceDays: 30, recallOnAccess: true });
+    expect(set.settings).toEqual({ ageOfMajority: 21, purgeGraceDays: 30, recallOnAccess: false });
     expect(set.files).toEqual([
       'lifecycle.yaml',
       'retention/a.yaml',
