@@ -16,7 +16,7 @@ const allowed = {
   catalog: ['config', 'database', 'dicom'],
   audit: ['config', 'database'],
   ingestion: ['config', 'database', 'dicom', 'dimse', 'storage', 'catalog', 'audit'],
-  retrieval: ['config', 'database', 'dicom', 'storage', 'catalog', 'audit'],
+  retrieval: ['config', 'database', 'dicom', 'dimse', 'storage', 'catalog', 'audit'],
   tiering: ['config', 'database', 'storage', 'audit', 'metrics'],
   keys: ['config', 'database', 'storage', 'audit', 'tiering'],
   lifecycle: ['config', 'database', 'storage', 'catalog', 'audit', 'tiering'],

@@ -7,6 +7,7 @@ import { KeyRing1764300005000 } from './1764300005000-KeyRing.js';
 import { FewerIngestWrites1764300006000 } from './1764300006000-FewerIngestWrites.js';
 import { LocationChecksums1764300007000 } from './1764300007000-LocationChecksums.js';
 import { Lifecycle1764300008000 } from './1764300008000-Lifecycle.js';
+import { StorageCommitment1764300009000 } from './1764300009000-StorageCommitment.js';
 
 /** Every migration, in order. TypeORM with ESM needs the classes listed (no globs). */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   FewerIngestWrites1764300006000,
   LocationChecksums1764300007000,
   Lifecycle1764300008000,
+  StorageCommitment1764300009000,
 ];

@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { AdminModule } from './admin/index.js';
 import { ConfigModule, type StrataConfig } from './config/index.js';
 import { type Database, DatabaseModule } from './database/index.js';
+import { DimseModule } from './dimse/index.js';
 import { DimsePushModule, IngestionModule, StowPushModule } from './ingestion/index.js';
 import { KeysModule } from './keys/index.js';
 import { LifecycleModule } from './lifecycle/index.js';
@@ -20,6 +21,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(database),
         MetricsModule,
+        DimseModule,
         IngestionModule,
         DimsePushModule,
         StowPushModule,

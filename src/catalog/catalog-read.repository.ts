@@ -122,6 +122,16 @@ export class CatalogReadRepository {
     }));
   }
 
+  /** The (not expired) studies of these patients, by Patient ID (C-MOVE/C-GET at PATIENT level). */
+  async studyUidsOfPatients(patientIds: readonly string[]): Promise<string[]> {
+    const rows = await this.db.query<{ study_instance_uid: string }>(
+      `SELECT study_instance_uid FROM studies
+        WHERE patient_id = ANY($1::text[]) AND expired_at IS NULL ORDER BY id`,
+      [[...patientIds]],
+    );
+    return rows.map((r) => r.study_instance_uid);
+  }
+
   /** Records that studies were read (lifecycle policies use it; reading cold can recall to hot). */
   async touchStudies(studyInstanceUids: readonly string[]): Promise<void> {
     if (studyInstanceUids.length === 0) return;

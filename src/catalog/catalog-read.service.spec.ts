@@ -46,6 +46,24 @@ describe('CatalogReadService.search', () => {
   });
 });
 
+describe('CatalogReadService.searchPatients', () => {
+  it('one statement, the same probe for more results, rows rendered from their columns', async () => {
+    const rows = [1, 2, 3].map((n) => ({ _pt_id: String(n), '00100020': `P${n}` }));
+    const { svc, run } = service(rows);
+    const page = await svc.searchPatients({ keys: [{ key: 'PatientID', value: '' }], limit: 2 });
+    expect(run).toHaveBeenCalledTimes(1);
+    expect(run.mock.calls[0]![0].sql).toContain('SELECT DISTINCT ON (st.patient_fk)');
+    expect(run.mock.calls[0]![0].params.at(-1)).toBe(3);
+    expect(page).toEqual({
+      results: [
+        { '00100020': { vr: 'LO', Value: ['P1'] } },
+        { '00100020': { vr: 'LO', Value: ['P2'] } },
+      ],
+      more: true,
+    });
+  });
+});
+
 describe('CatalogReadService.instanceMetadataBatches', () => {
   it('pages by catalog id, one statement per batch, until a short batch', async () => {
     const instances = Array.from(

@@ -5,7 +5,8 @@ import {
   type RetrievalFilter,
 } from './catalog-read.repository.js';
 import { type DicomJsonDataset } from './dicom-json.js';
-import { renderSearchRow } from './qido/render.js';
+import { buildPatientSearch, type PatientSearchRequest } from './qido/patient-sql.js';
+import { renderPatientRow, renderSearchRow, type SearchRow } from './qido/render.js';
 import { buildSearch } from './qido/search-sql.js';
 import { type SearchRequest } from './qido/search-types.js';
 import { SearchRepository } from './qido/search.repository.js';
@@ -30,16 +31,28 @@ export class CatalogReadService {
   ) {}
 
   /**
-   * Runs a search as one statement and renders the rows as DICOM JSON. One row more than the
-   * limit is fetched to tell whether more results exist. Throws SearchError for a bad request.
+   * Runs a search as one statement and renders the rows as DICOM JSON, and tells whether more
+   * results exist than the limit. Throws SearchError for a bad request.
    */
   async search(request: SearchRequest, baseUrl: string): Promise<SearchResult> {
-    const probe = request.limit === null ? request : { ...request, limit: request.limit + 1 };
-    const statement = buildSearch(probe);
+    const statement = buildSearch(withProbe(request));
     const rows = await this.searches.run(statement);
-    const more = request.limit !== null && rows.length > request.limit;
-    const page = more ? rows.slice(0, request.limit!) : rows;
-    return { results: page.map((row) => renderSearchRow(row, statement, baseUrl)), more };
+    return paged(rows, request.limit, (row) => renderSearchRow(row, statement, baseUrl));
+  }
+
+  /**
+   * The patient level of C-FIND: one statement over the studies grouped by patient (see
+   * patient-sql.ts), with the same one-row probe as search(). Throws SearchError.
+   */
+  async searchPatients(request: PatientSearchRequest): Promise<SearchResult> {
+    const statement = buildPatientSearch(withProbe(request));
+    const rows = await this.searches.run(statement);
+    return paged(rows, request.limit, (row) => renderPatientRow(row, statement));
+  }
+
+  /** The (not expired) studies of these patients (C-MOVE/C-GET at PATIENT level). */
+  studyUidsOfPatients(patientIds: readonly string[]): Promise<string[]> {
+    return this.reads.studyUidsOfPatients(patientIds);
   }
 
   /** Every instance under the filter (current versions, best locations), without metadata. */
@@ -70,4 +83,18 @@ export class CatalogReadService {
     await this.reads.touchStudies(studyInstanceUids);
     this.accesses.publish(studyInstanceUids);
   }
+}
+
+/** One row more than the limit is fetched to tell whether more results exist. */
+function withProbe<T extends { limit: number | null }>(request: T): T {
+  return request.limit === null ? request : { ...request, limit: request.limit + 1 };
+}
+
+function paged(
+  rows: SearchRow[],
+  limit: number | null,
+  render: (row: SearchRow) => DicomJsonDataset,
+): SearchResult {
+  const more = limit !== null && rows.length > limit;
+  return { results: (more ? rows.slice(0, limit) : rows).map(render), more };
 }

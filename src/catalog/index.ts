@@ -16,6 +16,8 @@ export {
   type SearchScope,
   SearchError,
 } from './qido/search-types.js';
+export { findKeySupport, type FindKeySupport, type FindLevel } from './qido/find-keys.js';
+export { type PatientSearchRequest } from './qido/patient-sql.js';
 export {
   parseQidoParams,
   QIDO_DEFAULT_LIMIT,

@@ -74,8 +74,40 @@ export const configFileSchema = z
   .object({
     dicom: z
       .object({
+        /**
+         * C-MOVE/C-GET of a study with copies in an archive storage class (cold, S3 Glacier):
+         * 'fail' answers at once with a failure naming when the restore it started will be done;
+         * 'wait' keeps the association open (pending responses) until the restore ends, at most
+         * `archivedWaitSeconds`.
+         */
+        retrieveArchived: z.enum(['fail', 'wait']).optional(),
+        archivedWaitSeconds: z.number().int().min(1).max(86_400).optional(),
         /** Calling AE titles allowed to associate; absent or empty = everyone. */
         allowedCallingAets: z.array(z.string().min(1).max(16)).optional(),
+        /**
+         * Known DICOM peers by AE title: C-MOVE destinations, Storage Commitment report targets,
+         * pull sources. `source` names the source its pushes are recorded under (default: its AE).
+         */
+        peers: z
+          .record(
+            z
+              .string()
+              .regex(/^[\x20-\x5b\x5d-\x7e]{1,16}$/, 'AE titles are 1-16 printable characters'),
+            z
+              .object({
+                host: z.string().min(1),
+                port: z.number().int().min(1).max(65535),
+                source: z
+                  .string()
+                  .regex(
+                    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/,
+                    'a source name: letters, digits, . _ : -',
+                  )
+                  .optional(),
+              })
+              .strict(),
+          )
+          .optional(),
         /** Extra (private) SOP classes accepted for storage besides the standard ones. */
         extraStorageSopClasses: z.array(z.string().regex(/^[0-9.]{1,64}$/)).optional(),
         /** Whether the Called AE Title must equal STRATA_AET. */

@@ -5,6 +5,7 @@ export {
   TIER_NAMES,
   type SweepName,
   type BackendConfig,
+  type DicomPeer,
   type FilesystemBackendConfig,
   type S3BackendConfig,
   type StrataConfig,

@@ -78,6 +78,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
       port: e.STRATA_DICOM_PORT,
       aeTitle: e.STRATA_AET.trim(),
       allowedCallingAets: (file.dicom?.allowedCallingAets ?? []).map((a) => a.trim()),
+      retrieveArchived: file.dicom?.retrieveArchived ?? 'fail',
+      archivedWaitMs: (file.dicom?.archivedWaitSeconds ?? 3600) * 1000,
+      peers: Object.fromEntries(
+        Object.entries(file.dicom?.peers ?? {}).map(([ae, p]) => [
+          ae.trim(),
+          { aeTitle: ae.trim(), host: p.host, port: p.port, source: p.source ?? ae.trim() },
+        ]),
+      ),
       extraStorageSopClasses: file.dicom?.extraStorageSopClasses ?? [],
       checkCalledAet: file.dicom?.checkCalledAet ?? false,
       maxPduLength: file.dicom?.maxPduLength ?? 1024 * 1024,

@@ -12,6 +12,10 @@ export interface StrataConfig {
     port: number;
     aeTitle: string;
     allowedCallingAets: string[];
+    retrieveArchived: 'fail' | 'wait';
+    archivedWaitMs: number;
+    /** Known peers by AE title (C-MOVE destinations, commitment report targets, pull sources). */
+    peers: Record<string, DicomPeer>;
     extraStorageSopClasses: string[];
     checkCalledAet: boolean;
     maxPduLength: number;
@@ -50,6 +54,14 @@ export interface StrataConfig {
     tiers: Record<TierName, TierConfig>;
     orphanGraceMs: number;
   };
+}
+
+export interface DicomPeer {
+  aeTitle: string;
+  host: string;
+  port: number;
+  /** The source this peer's pushes are recorded under (its AE title unless configured). */
+  source: string;
 }
 
 export type TierName = 'hot' | 'warm' | 'cold';

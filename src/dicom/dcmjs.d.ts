@@ -24,6 +24,10 @@ declare module 'dcmjs' {
     forceStoreRaw?: boolean;
   }
 
+  export interface WriteBufferStream {
+    getBuffer(): ArrayBuffer;
+  }
+
   export interface DictionaryEntry {
     tag: string;
     /** A VR, or 'ox' / 'xs' for "OB or OW" / "US or SS". */
@@ -36,7 +40,15 @@ declare module 'dcmjs' {
     data: {
       DicomMessage: {
         readFile(buffer: ArrayBuffer, options?: ReadFileOptions): DicomDict;
+        /** Writes a data set (dictionary format, no meta header) in a transfer syntax. */
+        write(
+          dataset: Record<string, { vr: string; Value: unknown[] }>,
+          stream: WriteBufferStream,
+          transferSyntaxUid: string,
+          options: Record<string, unknown>,
+        ): number;
       };
+      WriteBufferStream: new (size?: number, littleEndian?: boolean) => WriteBufferStream;
       DicomMetaDictionary: {
         /** Keyed '(GGGG,EEEE)' with upper-case hex. */
         dictionary: Record<string, DictionaryEntry | undefined>;

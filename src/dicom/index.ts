@@ -41,3 +41,5 @@ export {
 } from './parse-header.js';
 export { HeaderParserPool, type HeaderParserPoolOptions } from './header-parser-pool.js';
 export { peekStudyInstanceUid } from './peek-study-uid.js';
+export { decodeDataSet, encodeDataSet } from './dataset-codec.js';
+export { type DicomJsonDataset } from './decode-dataset.js';

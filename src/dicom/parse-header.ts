@@ -2,7 +2,7 @@ import { TextDecoder } from 'node:util';
 import { DicomFormatError } from './errors.js';
 import { decodeDataset, dictionaryVr, type DicomJsonElement } from './decode-dataset.js';
 import { scanDataset, type CapturedBulk } from './header-capture.js';
-import { datasetEncoding, isValidUid } from './uids.js';
+import { datasetEncoding, type DatasetEncoding, isValidUid } from './uids.js';
 
 export { MAX_INLINE_BINARY_BYTES, type DicomJsonElement } from './decode-dataset.js';
 
@@ -159,22 +159,21 @@ function planCharset(raw: string | null): CharsetPlan {
 }
 
 /**
- * Parses a captured header (the data set bytes before the bulk element; for a deflated transfer
- * syntax, the inflated bytes) in the given transfer syntax. Synchronous, CPU-bound and linear in
- * the header's size; HeaderParserPool runs large headers in a worker.
+ * Checks the structure of a data set (or its header), then decodes it to DICOM JSON with the text
+ * decoder its Specific Character Set calls for (kept as the first element, as received).
  */
-export function parseHeaderSync(
-  headerBytes: Buffer,
-  transferSyntaxUid: string,
-  bulk?: BulkElementInfo,
-): ParsedHeader {
-  const encoding = datasetEncoding(transferSyntaxUid);
+export function decodeWithCharset(
+  bytes: Buffer,
+  encoding: DatasetEncoding,
+): {
+  metadata: Record<string, DicomJsonElement>;
+  charset: CharsetPlan;
+  scan: ReturnType<typeof scanDataset>;
+} {
   // The walker checks structure and nesting depth first. A full data set is accepted too: the
   // header then ends at its bulk element. A deflated header was inflated by HeaderCapture.
-  const scan = scanDataset(headerBytes, encoding);
-  const header = headerBytes.subarray(0, scan.headerLength);
-  const bulkInfo = bulk ?? scan.bulk;
-
+  const scan = scanDataset(bytes, encoding);
+  const header = bytes.subarray(0, scan.headerLength);
   const charsetRange = scan.specificCharacterSet;
   const charset = planCharset(
     charsetRange
@@ -185,12 +184,28 @@ export function parseHeaderSync(
   const metadata = decodeDataset(header, {
     explicitVr: encoding.explicitVr,
     littleEndian: encoding.littleEndian,
-    decodeText: (bytes) => decoder.decode(bytes),
+    decodeText: (b) => decoder.decode(b),
     stripEscapes: charset.stripEscapes,
   });
   if (charset.original !== null) {
     metadata['00080005'] = { vr: 'CS', Value: charset.original.split('\\').map(emptyToNull) };
   }
+  return { metadata, charset, scan };
+}
+
+/**
+ * Parses a captured header (the data set bytes before the bulk element; for a deflated transfer
+ * syntax, the inflated bytes) in the given transfer syntax. Synchronous, CPU-bound and linear in
+ * the header's size; HeaderParserPool runs large headers in a worker.
+ */
+export function parseHeaderSync(
+  headerBytes: Buffer,
+  transferSyntaxUid: string,
+  bulk?: BulkElementInfo,
+): ParsedHeader {
+  const encoding = datasetEncoding(transferSyntaxUid);
+  const { metadata, charset, scan } = decodeWithCharset(headerBytes, encoding);
+  const bulkInfo = bulk ?? scan.bulk;
   if (bulkInfo) {
     metadata[bulkInfo.tag] = { vr: bulkVr(bulkInfo, encoding.explicitVr), BulkDataURI: '' };
   }

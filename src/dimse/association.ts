@@ -11,7 +11,12 @@ import { type Socket } from 'node:net';
 import { CommandDecodeError } from './command.js';
 import { DimseExchange } from './dimse-exchange.js';
 import { errorText, handlerErrorText, printable } from './log-text.js';
-import { basicAssociationChecks, negotiatePresentationContexts } from './negotiation.js';
+import { maxPdvPayload } from './message-writer.js';
+import {
+  basicAssociationChecks,
+  negotiatePresentationContexts,
+  STORAGE_SOP_CLASS_ROOT,
+} from './negotiation.js';
 import {
   AbortReason,
   AbortSource,
@@ -26,7 +31,6 @@ import {
   parseAssociateRq,
   PduError,
   PduType,
-  PDV_HEADER_LENGTH,
 } from './pdu.js';
 import { PduReader, type PduSink } from './pdu-reader.js';
 import {
@@ -168,8 +172,12 @@ export class Association {
           throw new PduError('A-RELEASE-RQ in the middle of a message', AbortReason.UnexpectedPdu);
         }
         this.state = 'releasing';
+        exchange.peerReleasing();
         // Answer after the responses of operations still running, so none is lost.
-        exchange.enqueue(() => this.sendReleaseRp());
+        exchange.enqueue(async () => {
+          await exchange.flushed();
+          this.sendReleaseRp();
+        });
         return;
       }
       case PduType.Abort: {
@@ -238,7 +246,11 @@ export class Association {
       return;
     }
 
-    const outcome = negotiatePresentationContexts(rq, (uid) => this.acceptsAbstractSyntax(uid));
+    const outcome = negotiatePresentationContexts(
+      rq,
+      (uid) => this.askHandler('acceptsAbstractSyntax', uid),
+      (uid) => this.acceptsRequesterScpRole(uid),
+    );
     const ac = encodeAssociateAc({
       calledAet: rq.calledAet,
       callingAet: rq.callingAet,
@@ -251,23 +263,18 @@ export class Association {
         // No asynchronous operations window item: the default (one at a time) is what we do.
       },
     });
-    // Fragment what we send to the peer's limit (0 = unlimited), never above our own PDU size.
-    const peerMax = rq.userInfo.maxPduLength;
-    const ours = this.config.maxPduLength - PDV_HEADER_LENGTH;
-    const maxSendFragment = Math.max(
-      1,
-      peerMax === 0 ? ours : Math.min(peerMax - PDV_HEADER_LENGTH, ours),
-    );
     this.exchange = new DimseExchange({
       socket: this.socket,
       info,
       accepted: outcome.accepted,
-      maxSendFragment,
+      maxSendFragment: maxPdvPayload(rq.userInfo.maxPduLength, this.config.maxPduLength),
       handlers: this.config.handlers,
       streamHighWaterMark: this.config.streamHighWaterMark,
       debug: (msg) => this.debug(msg),
       onInternalError: (err) => this.internalError(err),
       onOperationDone: () => this.abortIfDrainedAndIdle(),
+      onBrokenMessage: (detail) =>
+        this.abort(AbortSource.ServiceUser, AbortReason.NotSpecified, detail),
     });
     this.socket.write(ac);
     this.state = 'established';
@@ -276,11 +283,24 @@ export class Association {
     this.debug(`accepted ${accepted}/${outcome.answers.length} presentation contexts`);
   }
 
-  private acceptsAbstractSyntax(uid: string): boolean {
+  private acceptsRequesterScpRole(uid: string): boolean {
+    if (this.config.handlers.acceptsRequesterScpRole === undefined) {
+      return (
+        uid.startsWith(STORAGE_SOP_CLASS_ROOT) && this.askHandler('acceptsAbstractSyntax', uid)
+      );
+    }
+    return this.askHandler('acceptsRequesterScpRole', uid);
+  }
+
+  /** A handler predicate that throws counts as "no". */
+  private askHandler(
+    name: 'acceptsAbstractSyntax' | 'acceptsRequesterScpRole',
+    uid: string,
+  ): boolean {
     try {
-      return this.config.handlers.acceptsAbstractSyntax(uid);
+      return this.config.handlers[name]?.(uid) ?? false;
     } catch (err) {
-      this.debug(`acceptsAbstractSyntax failed: ${handlerErrorText(err)}`);
+      this.debug(`${name} failed: ${handlerErrorText(err)}`);
       return false;
     }
   }

@@ -51,6 +51,89 @@ describe('command set encoding', () => {
     expect(decodeCommand(encodeCommand(cmd))).toEqual(cmd);
   });
 
+  /** The (0000,eeee) elements of an encoded command, element number -> value bytes. */
+  function elements(buf: Buffer): Map<number, Buffer> {
+    const out = new Map<number, Buffer>();
+    for (let off = 12; off < buf.length;) {
+      const length = buf.readUInt32LE(off + 4);
+      out.set(buf.readUInt16LE(off + 2), buf.subarray(off + 8, off + 8 + length));
+      off += 8 + length;
+    }
+    return out;
+  }
+
+  it('puts the sub-operation, event and move originator fields at their PS3.7 tags', () => {
+    const cmd: DimseCommand = {
+      commandField: CommandField.CStoreRq,
+      messageId: 3,
+      affectedSopClassUid: '1.2.840.10008.5.1.4.1.1.2',
+      affectedSopInstanceUid: '1.2.3.4',
+      priority: 0,
+      commandDataSetType: 0x0000,
+      moveOriginatorApplicationEntityTitle: 'MOVESCU',
+      moveOriginatorMessageId: 513,
+    };
+    const els = elements(encodeCommand(cmd));
+    expect(els.get(0x0100)).toEqual(us(0x0001));
+    expect(els.get(0x1000)).toEqual(Buffer.from('1.2.3.4\0')); // Affected SOP Instance UID
+    expect(els.get(0x1030)).toEqual(Buffer.from('MOVESCU ')); // AE, space padded
+    expect(els.get(0x1031)).toEqual(us(513));
+
+    const report = elements(
+      encodeCommand({
+        commandField: CommandField.NEventReportRq,
+        messageId: 1,
+        affectedSopClassUid: '1.2.840.10008.1.20.1',
+        affectedSopInstanceUid: '1.2.840.10008.1.20.1.1',
+        eventTypeId: 2,
+        commandDataSetType: 0x0000,
+      }),
+    );
+    expect(report.get(0x0100)).toEqual(us(0x0100));
+    expect(report.get(0x1002)).toEqual(us(2)); // Event Type ID
+
+    const action = elements(
+      encodeCommand({
+        commandField: CommandField.NActionRq,
+        messageId: 1,
+        requestedSopClassUid: '1.2.840.10008.1.20.1',
+        requestedSopInstanceUid: '1.2.840.10008.1.20.1.1',
+        actionTypeId: 1,
+        commandDataSetType: 0x0000,
+      }),
+    );
+    expect(action.get(0x0100)).toEqual(us(0x0130));
+    expect(action.get(0x0003)).toEqual(Buffer.from('1.2.840.10008.1.20.1'));
+    expect(action.get(0x1001)).toEqual(Buffer.from('1.2.840.10008.1.20.1.1')); // Requested
+    expect(action.get(0x1008)).toEqual(us(1)); // Action Type ID
+
+    const counters = elements(
+      encodeCommand({
+        commandField: CommandField.CGetRsp,
+        messageIdBeingRespondedTo: 1,
+        commandDataSetType: NO_DATA_SET,
+        status: 0xff00,
+        numberOfRemainingSuboperations: 4,
+        numberOfCompletedSuboperations: 3,
+        numberOfFailedSuboperations: 2,
+        numberOfWarningSuboperations: 1,
+      }),
+    );
+    expect([0x1020, 0x1021, 0x1022, 0x1023].map((e) => counters.get(e))).toEqual([
+      us(4),
+      us(3),
+      us(2),
+      us(1),
+    ]);
+  });
+
+  it('has the response command fields of the requests we send', () => {
+    expect(CommandField.CStoreRsp).toBe(CommandField.CStoreRq | 0x8000);
+    expect(CommandField.NEventReportRsp).toBe(0x8100);
+    expect(CommandField.NActionRq).toBe(0x0130);
+    expect(CommandField.NActionRsp).toBe(0x8130);
+  });
+
   it('writes a correct group length, ascending tags and even padding', () => {
     const buf = encodeCommand({
       commandField: CommandField.CStoreRsp,

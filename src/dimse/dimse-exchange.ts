@@ -1,6 +1,8 @@
 // The DIMSE layer of one established association: assembles command sets from PDVs, routes data
 // set PDVs into the handler's Readable (pausing the socket while it is full), runs operations
-// strictly one after another, and writes their responses.
+// strictly one after another, and writes their responses. It also carries the requests we send
+// (C-GET sub-operations, N-EVENT-REPORTs) and routes the peer's responses to them, which is why
+// PDUs keep being read while an operation runs. DimseClient uses it too, for the requestor side.
 
 import { type Socket } from 'node:net';
 import {
@@ -11,9 +13,11 @@ import {
   MAX_COMMAND_LENGTH,
 } from './command.js';
 import { DatasetStream } from './dataset-stream.js';
+import { AssociationClosedError } from './errors.js';
 import { handlerErrorText } from './log-text.js';
-import { buildResponse, writeMessage } from './message-writer.js';
+import { buildResponse, MessageWriter } from './message-writer.js';
 import { type AcceptedContext } from './negotiation.js';
+import { OutgoingRequests } from './outgoing-requests.js';
 import { AbortReason, PduError } from './pdu.js';
 import { DimseStatus, statusCategory } from './status.js';
 import {
@@ -38,8 +42,14 @@ export interface ExchangeSetup {
   debug(msg: string): void;
   /** Something that should not happen did: the association aborts. */
   onInternalError(err: unknown): void;
-  /** An operation finished (lets a draining association abort between operations). */
+  /** An operation or a request of ours finished (lets a draining association abort when idle). */
   onOperationDone(): void;
+  /** A message we were sending broke off (its data source failed): the association must abort. */
+  onBrokenMessage(detail: string): void;
+  /** For requests we send: how long to wait for the response (default: no limit). */
+  responseTimeoutMs?: number;
+  /** A response to one of our requests did not come in time: the association must abort. */
+  onResponseTimeout?(): void;
 }
 
 interface Operation {
@@ -59,6 +69,9 @@ interface Operation {
 
 export class DimseExchange {
   readonly stats = { stored: 0, failed: 0, bytesReceived: 0 };
+  /** Requests we send, and the matching of the peer's responses. */
+  readonly requests: OutgoingRequests;
+  private readonly writer: MessageWriter;
   private stopped = false;
 
   // The PDV being received.
@@ -73,9 +86,22 @@ export class DimseExchange {
   private receiving: Operation | null = null;
   /** The stream whose full buffer paused the socket, if any. */
   private pausedBy: DatasetStream | null = null;
+  /** Context of a response's data set being dropped (0 = none): we keep no response data. */
+  private discardingPcId = 0;
   private chain: Promise<void> = Promise.resolve();
 
-  constructor(private readonly setup: ExchangeSetup) {}
+  constructor(private readonly setup: ExchangeSetup) {
+    this.writer = new MessageWriter(setup.socket, setup.maxSendFragment, (err) =>
+      setup.onBrokenMessage(`data source failed mid-message (${handlerErrorText(err)})`),
+    );
+    this.requests = new OutgoingRequests({
+      writer: this.writer,
+      accepted: setup.accepted,
+      responseTimeoutMs: setup.responseTimeoutMs,
+      onResponseTimeout: () => setup.onResponseTimeout?.(),
+      onSettled: () => setup.onOperationDone(),
+    });
+  }
 
   /**
    * Our handler has work in hand, so the peer is legitimately waiting for us: it is behind on a
@@ -83,19 +109,35 @@ export class DimseExchange {
    * set the *peer* has stopped sending does not count: that is what the idle timeout is for.
    */
   get busy(): boolean {
+    // We sent a request and the peer owes the response: its silence is idleness, not ours.
+    if (this.requests.waitingForPeer) return false;
     if (this.pausedBy !== null) return true;
     for (const op of this.active) if (op.dataComplete) return true;
     return false;
   }
 
-  /** Between operations: nothing running, no data set arriving. */
+  /** Between operations: nothing running, no data set arriving, no request of ours pending. */
   get idle(): boolean {
-    return this.active.size === 0 && this.receiving === null;
+    return this.active.size === 0 && this.receiving === null && this.requests.idle;
   }
 
   /** Part of a message (command or data set) has arrived but not all of it. */
   get midMessage(): boolean {
-    return this.receiving !== null || this.commandParts.length > 0;
+    return this.receiving !== null || this.discardingPcId !== 0 || this.commandParts.length > 0;
+  }
+
+  /**
+   * The peer asked to release: it answers nothing of ours any more (PS3.8 9.2, Sta8 has it wait
+   * only for our A-RELEASE-RP), so requests fail now rather than at the idle timeout. A Storage
+   * Commitment report then goes out on a new association at once.
+   */
+  peerReleasing(): void {
+    this.requests.close(new AssociationClosedError('the peer is releasing the association'));
+  }
+
+  /** Resolves once no outgoing message is half written (before an A-RELEASE-RP, say). */
+  flushed(): Promise<void> {
+    return this.writer.whenIdle();
   }
 
   /** Runs fn after everything queued before it; a failure aborts instead of breaking the chain. */
@@ -118,6 +160,9 @@ export class DimseExchange {
     }
     this.receiving = null;
     this.pausedBy = null;
+    this.discardingPcId = 0;
+    this.writer.close();
+    this.requests.close(new AssociationClosedError('association ended before the response came'));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -133,7 +178,7 @@ export class DimseExchange {
     this.pdvIsCommand = isCommand;
     this.pdvIsLast = isLast;
     if (isCommand) {
-      if (this.receiving !== null) {
+      if (this.receiving !== null || this.discardingPcId !== 0) {
         throw unexpected('command PDV while a data set is incomplete');
       }
       if (this.commandPcId !== 0 && this.commandPcId !== pcId) {
@@ -143,6 +188,8 @@ export class DimseExchange {
         throw new PduError('command set too long');
       }
       this.commandPcId = pcId;
+    } else if (this.discardingPcId !== 0) {
+      if (this.discardingPcId !== pcId) throw unexpected('data set PDV on another context');
     } else if (this.receiving?.pcId !== pcId || this.commandParts.length > 0) {
       throw unexpected('data set PDV without a matching command');
     }
@@ -155,6 +202,7 @@ export class DimseExchange {
       return;
     }
     this.stats.bytesReceived += slice.length;
+    if (this.discardingPcId !== 0) return;
     const op = this.receiving;
     if (op === null || op.discard || op.data === null) return;
     const stream = op.data;
@@ -170,6 +218,7 @@ export class DimseExchange {
   pdvEnd(): void {
     if (!this.pdvIsLast) return;
     if (this.pdvIsCommand) this.completeCommand();
+    else if (this.discardingPcId !== 0) this.discardingPcId = 0;
     else if (this.receiving !== null) this.completeData(this.receiving);
   }
 
@@ -203,8 +252,11 @@ export class DimseExchange {
       return;
     }
     if ((field & 0x8000) !== 0) {
-      // We never send requests on an incoming association, so no response can be expected.
-      throw unexpected(`unexpected DIMSE response 0x${field.toString(16)}`);
+      // A response to a request of ours (C-STORE-RSP, N-EVENT-REPORT-RSP), never an operation.
+      this.requests.onResponse(command);
+      // An N-EVENT-REPORT-RSP may carry an Event Reply; nobody asks for it, so it is dropped.
+      if (hasDataSet(command)) this.discardingPcId = pcId;
+      return;
     }
     if (command.messageId === undefined) throw new PduError('DIMSE request without MessageID');
 
@@ -281,14 +333,7 @@ export class DimseExchange {
   }
 
   private respond(op: Operation, response: DimseResponse): Promise<void> {
-    const command = buildResponse(op.command, response);
-    return writeMessage(
-      this.setup.socket,
-      op.pcId,
-      this.setup.maxSendFragment,
-      command,
-      response.dataset,
-    );
+    return this.writer.write(op.pcId, buildResponse(op.command, response), response.dataset);
   }
 
   private async runStore(op: Operation): Promise<DimseResult> {
@@ -339,11 +384,15 @@ export class DimseExchange {
       data: op.data,
       signal: op.controller.signal,
     };
+    const requests = this.requests;
     const reply: DimseReplyChannel = {
       sendPending: async (pending) => {
-        if (this.stopped) throw new Error('association closed');
+        if (this.stopped) throw new AssociationClosedError('association closed');
         await this.respond(op, pending);
       },
+      storageTransferSyntaxes: (uid) => requests.storageTransferSyntaxes(uid),
+      store: (req) => requests.store(req),
+      eventReport: (req) => requests.eventReport(req, op.pcId),
     };
     try {
       const response = await handler.call(this.setup.handlers, req, reply);

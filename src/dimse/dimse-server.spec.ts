@@ -98,7 +98,7 @@ async function expectServerHealthy(port: number): Promise<void> {
 }
 
 describe('association negotiation', () => {
-  it('accepts Verification and supported SOP classes, rejects others, echoes roles', async () => {
+  it('accepts Verification and supported SOP classes, rejects others, answers roles', async () => {
     h = await startHarness();
     const c = await connect(h.port);
     c.write(
@@ -120,7 +120,8 @@ describe('association negotiation', () => {
       maxPduLength: 1024 * 1024,
       implementationClassUid: '1.2.826.0.1.3680043.10.1461.1',
       implementationVersionName: 'STRATA_010',
-      roleSelections: [{ sopClassUid: CT_IMAGE_STORAGE, scuRole: true, scpRole: false }],
+      // A storage SOP class: the requester may also be SCP (C-GET sub-operations to it).
+      roleSelections: [{ sopClassUid: CT_IMAGE_STORAGE, scuRole: true, scpRole: true }],
     });
     expect(ac.userInfo.asyncOps).toBeUndefined();
   });

@@ -1,10 +1,13 @@
 // Outgoing DIMSE messages: building a response command set from a request, and writing command +
-// data set as P-DATA-TF PDUs sized to what the peer said it can receive.
+// data set (a Buffer, or streamed from a Readable) as P-DATA-TF PDUs sized to what the peer said
+// it can receive.
 
 import { type Socket } from 'node:net';
+import { type Readable } from 'node:stream';
 import { DATA_SET_PRESENT, type DimseCommand, encodeCommand, NO_DATA_SET } from './command.js';
+import { AssociationClosedError } from './errors.js';
 import { printable } from './log-text.js';
-import { encodePDataHeader } from './pdu.js';
+import { encodePDataHeader, PDV_HEADER_LENGTH } from './pdu.js';
 import { DimseStatus } from './status.js';
 import { type DimseResponse } from './types.js';
 
@@ -39,50 +42,145 @@ export function buildResponse(request: DimseCommand, response: DimseResponse): D
 }
 
 /**
- * Writes a message as P-DATA-TF PDUs of one PDV each, fragments at most maxFragment bytes.
- * Headers and payload slices are written separately (corked), so payloads are never copied.
- * Resolves when the socket has room again, which gives multi-response operations flow control.
+ * The largest PDV payload we send: what fits the peer's maximum PDU (0 = no limit) after the PDV
+ * header, never more than our own maximum allows, so one fragment bounds what we hold in memory.
  */
-export function writeMessage(
-  socket: Socket,
-  presentationContextId: number,
-  maxFragment: number,
-  command: DimseCommand,
-  dataset?: Buffer,
-): Promise<void> {
-  if (!socket.writable) return Promise.resolve();
-  socket.cork();
-  writeFragments(socket, presentationContextId, maxFragment, true, encodeCommand(command));
-  if (dataset !== undefined) {
-    writeFragments(socket, presentationContextId, maxFragment, false, dataset);
-  }
-  socket.uncork();
-  if (!socket.writableNeedDrain) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      socket.off('drain', done);
-      socket.off('close', done);
-      resolve();
-    };
-    socket.once('drain', done);
-    socket.once('close', done);
-  });
+export function maxPdvPayload(peerMaxPduLength: number, ourMaxPduLength: number): number {
+  const ours = ourMaxPduLength - PDV_HEADER_LENGTH;
+  const peer = peerMaxPduLength === 0 ? ours : peerMaxPduLength - PDV_HEADER_LENGTH;
+  return Math.max(1, Math.min(peer, ours));
 }
 
-function writeFragments(
-  socket: Socket,
-  pcId: number,
-  maxFragment: number,
-  isCommand: boolean,
-  data: Buffer,
-): void {
-  let off = 0;
-  for (;;) {
-    const n = Math.min(maxFragment, data.length - off);
-    const last = off + n >= data.length;
-    socket.write(encodePDataHeader(pcId, isCommand, last, n));
-    if (n > 0) socket.write(data.subarray(off, off + n));
-    off += n;
-    if (last) return;
+/**
+ * Writes an association's outgoing messages as P-DATA-TF PDUs of one PDV each, fragments at most
+ * maxFragment bytes. Messages never interleave (PS3.8 9.3.5: a receiver expects a message's
+ * PDVs in one run), so a message whose data set streams in over time holds the others back.
+ * Headers and payload slices are written separately (corked): payloads are never copied.
+ */
+export class MessageWriter {
+  private busy: Promise<void> | null = null;
+  private closed = false;
+  private readonly wakers = new Set<() => void>();
+
+  /** onBroken: a streamed data set failed after part of it was sent; the association must abort. */
+  constructor(
+    private readonly socket: Socket,
+    private readonly maxFragment: number,
+    private readonly onBroken: (err: unknown) => void,
+  ) {}
+
+  /**
+   * Writes a whole message at once: at once if no streamed message is under way (so a response
+   * written before an A-RELEASE-RP goes out before it). Resolves when the socket has room again,
+   * which gives multi-response operations flow control. A closed association: nothing happens.
+   */
+  async write(pcId: number, command: DimseCommand, dataset?: Buffer): Promise<void> {
+    while (this.busy !== null) await this.busy;
+    if (this.closed || !this.socket.writable) return;
+    this.socket.cork();
+    this.fragments(pcId, true, encodeCommand(command));
+    if (dataset !== undefined) this.fragments(pcId, false, dataset);
+    this.socket.uncork();
+    await this.room();
+  }
+
+  /**
+   * Writes a message whose data set is read from `data` as it goes: bounded memory whatever its
+   * size (one fragment, one source chunk, and the socket buffer, which we let drain before
+   * reading on). The command goes out with the first data fragment, so a source that fails
+   * before its first byte leaves nothing on the wire. Rejects with AssociationClosedError if the
+   * association ends, or with the source's error; `data` is destroyed on any failure.
+   */
+  async stream(pcId: number, command: DimseCommand, data: Readable): Promise<void> {
+    while (this.busy !== null) await this.busy;
+    let release!: () => void;
+    this.busy = new Promise((resolve) => (release = resolve));
+    const pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let started = false;
+    const emit = (n: number, last: boolean): void => {
+      this.socket.cork();
+      if (!started) this.fragments(pcId, true, encodeCommand(command));
+      started = true;
+      this.socket.write(encodePDataHeader(pcId, false, last, n));
+      for (let left = n; left > 0;) {
+        const head = pending[0]!;
+        const piece = head.length <= left ? head : head.subarray(0, left);
+        if (piece === head) pending.shift();
+        else pending[0] = head.subarray(left);
+        this.socket.write(piece);
+        left -= piece.length;
+      }
+      pendingBytes -= n;
+      this.socket.uncork();
+    };
+    try {
+      this.checkOpen();
+      for await (const chunk of data as AsyncIterable<Buffer | string>) {
+        this.checkOpen();
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
+        pending.push(buf);
+        pendingBytes += buf.length;
+        // Strictly more than a fragment: a last fragment of exactly maxFragment must wait for
+        // the end of the source to be flagged last.
+        while (pendingBytes > this.maxFragment) emit(this.maxFragment, false);
+        await this.room();
+      }
+      this.checkOpen();
+      emit(pendingBytes, true);
+      await this.room();
+    } catch (err) {
+      if (!data.destroyed) data.destroy();
+      if (started && !(err instanceof AssociationClosedError)) this.onBroken(err);
+      throw err;
+    } finally {
+      this.busy = null;
+      release();
+    }
+  }
+
+  /** Resolves once no streamed message is under way. */
+  async whenIdle(): Promise<void> {
+    while (this.busy !== null) await this.busy;
+  }
+
+  /** The association is ending: streamed messages stop at their next step. */
+  close(): void {
+    this.closed = true;
+    for (const wake of this.wakers) wake();
+  }
+
+  private checkOpen(): void {
+    if (this.closed || !this.socket.writable) {
+      throw new AssociationClosedError('association ended while a message was being sent');
+    }
+  }
+
+  /** Resolves when the socket buffer has drained (or the association ended). */
+  private room(): Promise<void> {
+    if (!this.socket.writableNeedDrain || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        this.wakers.delete(done);
+        resolve();
+      };
+      this.socket.once('drain', done);
+      this.socket.once('close', done);
+      this.wakers.add(done);
+    });
+  }
+
+  private fragments(pcId: number, isCommand: boolean, data: Buffer): void {
+    let off = 0;
+    for (;;) {
+      const n = Math.min(this.maxFragment, data.length - off);
+      const last = off + n >= data.length;
+      this.socket.write(encodePDataHeader(pcId, isCommand, last, n));
+      if (n > 0) this.socket.write(data.subarray(off, off + n));
+      off += n;
+      if (last) return;
+    }
   }
 }

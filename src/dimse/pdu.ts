@@ -313,7 +313,7 @@ export function parseAssociateRq(body: Buffer): AssociateRq {
   return rq;
 }
 
-/** Encodes an A-ASSOCIATE-RQ (used by tests and, later, by our own SCU for C-MOVE sub-ops). */
+/** Encodes an A-ASSOCIATE-RQ (DimseClient, and tests). */
 export function encodeAssociateRq(rq: Omit<AssociateRq, 'protocolVersion'>): Buffer {
   const items: Buffer[] = [
     associateFixedPart(rq.calledAet, rq.callingAet),

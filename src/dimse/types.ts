@@ -1,5 +1,6 @@
-// The contract between the DIMSE transport and whoever uses it (the ingestion context today).
-// Everything here is transport-level: no persistence, no DICOM dataset parsing, no NestJS.
+// The contract between the DIMSE transport and whoever uses it (the ingestion listener, and the
+// services registered with DimseServiceRegistry). Everything here is transport-level: no
+// persistence, no DICOM dataset parsing, no NestJS.
 
 import { type Readable } from 'node:stream';
 import { type DimseCommand } from './command.js';
@@ -67,9 +68,67 @@ export interface OtherCommandRequest {
   signal: AbortSignal;
 }
 
-/** Lets a multi-response operation (C-FIND, C-MOVE, C-GET) send its pending responses. */
+/**
+ * A C-STORE-RQ we send: a C-GET sub-operation on the requester's own association (through
+ * DimseReplyChannel), or a C-MOVE sub-operation on a DimseClient association.
+ */
+export interface OutgoingStoreRequest {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  /** The data set's transfer syntax; a context of sopClassUid must have accepted exactly this
+   *  one (we send what we hold, never transcode). */
+  transferSyntaxUid: string;
+  /**
+   * The data set (no Part 10 meta information), streamed in P-DATA fragments as it is read.
+   * Consumed to the end on success and destroyed on failure. If it fails before its first byte,
+   * nothing is sent; after that the association is aborted (half a message cannot be undone).
+   */
+  data: Readable;
+  /** 0 medium (default), 1 high, 2 low. */
+  priority?: number;
+  /** For C-MOVE sub-operations: the C-MOVE's requester AE and Message ID (0000,1030/1031). */
+  moveOriginator?: { aet: string; messageId: number };
+}
+
+/** An N-EVENT-REPORT-RQ we send as the SCP of sopClassUid (Storage Commitment results). */
+export interface EventReportRequest {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  /** Event Type ID (0000,1002), e.g. 1 = all committed, 2 = failures exist (PS3.4 J.3.3). */
+  eventTypeId: number;
+  /** Event Information, already encoded in the context's transfer syntax. */
+  dataset: Buffer;
+  /**
+   * Use a context with this transfer syntax (the one the data set is encoded in). Default: on a
+   * DimseReplyChannel, the context the handler's request came on if it is of sopClassUid (so a
+   * report encoded in req.transferSyntaxUid fits), else the first fitting accepted context.
+   */
+  transferSyntaxUid?: string;
+}
+
+/**
+ * What a handler may do on the association its request arrived on, besides returning the final
+ * response. Requests we send (store, eventReport) go one at a time (we never negotiate an
+ * asynchronous operations window); each resolves with the peer's response status, or rejects
+ * with NoPresentationContextError (nothing sent), AssociationClosedError, or the data's error.
+ */
 export interface DimseReplyChannel {
+  /** A pending response (C-FIND, C-MOVE, C-GET); resolves when the socket has room again. */
   sendPending(response: DimseResponse): Promise<void>;
+  /**
+   * Transfer syntaxes in which we may send sopClassUid on this association: contexts the
+   * requester proposed with the SCP role for itself (a C-GET SCU) and we accepted. Empty: no
+   * C-STORE sub-operation of that SOP class is possible.
+   */
+  storageTransferSyntaxes(sopClassUid: string): string[];
+  /** Sends a C-STORE-RQ on this association (C-GET sub-operation) and awaits its C-STORE-RSP. */
+  store(req: OutgoingStoreRequest): Promise<DimseResult>;
+  /**
+   * Sends an N-EVENT-REPORT-RQ on a context of sopClassUid where we are SCP (the default roles)
+   * and awaits the N-EVENT-REPORT-RSP. Usable after the handler returned, while the
+   * association lasts (a Storage Commitment report on the same association).
+   */
+  eventReport(req: EventReportRequest): Promise<DimseResult>;
 }
 
 export type AssociationCloseReason = 'released' | 'aborted' | 'dropped' | 'rejected';
@@ -89,6 +148,13 @@ export interface DimseHandlers {
   decideAssociation(info: AssociationInfo): AssociationDecision | Promise<AssociationDecision>;
   /** Whether we accept this abstract syntax (Verification is always accepted by the server itself). */
   acceptsAbstractSyntax(sopClassUid: string): boolean;
+  /**
+   * Whether a requester that proposes the SCP role for this (accepted) SOP class gets it, which
+   * lets us send it requests of that class: a C-GET SCU takes the SCP role for the storage SOP
+   * classes it wants the instances in (PS3.7 D.3.3.4, PS3.4 C.4.3). Absent: SOP classes under
+   * the Storage root 1.2.840.10008.5.1.4.1.1 get it, nothing else.
+   */
+  acceptsRequesterScpRole?(sopClassUid: string): boolean;
   /**
    * Receives the data set bytes (exactly as sent, in the accepted TS, no Part 10 meta) as a
    * Readable. The handler must consume `data` to the end; the server applies backpressure

@@ -2,11 +2,14 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/index.js';
 import { CatalogModule } from '../catalog/index.js';
 import { StorageModule } from '../storage/index.js';
+import { StorageCommitmentService } from './commitment/storage-commitment.service.js';
 import { IngestionService } from './ingestion.service.js';
+import { LedgerController } from './ledger/ledger.controller.js';
 
 @Module({
   imports: [StorageModule, CatalogModule, AuditModule],
-  providers: [IngestionService],
+  providers: [IngestionService, StorageCommitmentService],
+  controllers: [LedgerController],
   exports: [IngestionService],
 })
 export class IngestionModule {}

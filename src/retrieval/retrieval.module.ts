@@ -3,6 +3,8 @@ import { AuditModule } from '../audit/index.js';
 import { CatalogModule } from '../catalog/index.js';
 import { StorageModule } from '../storage/index.js';
 import { BulkDataService } from './bulkdata.service.js';
+import { CFindScp } from './c-find-scp.js';
+import { DimseRetrieveService } from './dimse-retrieve.service.js';
 import { MetadataService } from './metadata.service.js';
 import { QidoController } from './qido.controller.js';
 import { QidoService } from './qido.service.js';
@@ -11,7 +13,10 @@ import { RetrievalAudit } from './retrieval-audit.service.js';
 import { WadoController } from './wado.controller.js';
 import { WadoService } from './wado.service.js';
 
-/** DICOMweb retrieval: QIDO-RS searches and WADO-RS instances, metadata and bulk data. */
+/**
+ * DICOMweb retrieval: QIDO-RS searches and WADO-RS instances, metadata and bulk data; the DIMSE
+ * C-FIND, C-MOVE and C-GET SCPs (registered with the global DimseModule's service registry).
+ */
 @Module({
   imports: [CatalogModule, StorageModule, AuditModule],
   controllers: [QidoController, WadoController],
@@ -22,6 +27,8 @@ import { WadoService } from './wado.service.js';
     BulkDataService,
     RetrievalAudit,
     RestoreCoordinator,
+    CFindScp,
+    DimseRetrieveService,
   ],
   exports: [QidoService],
 })

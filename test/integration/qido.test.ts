@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
+import { makeQueryFixtures } from '../support/query-fixtures.js';
 import { stow } from '../support/stow-client.js';
 import { removeDataDir, startTestStrata, type TestStrata } from '../support/strata-harness.js';
 
@@ -11,17 +11,8 @@ type Json = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string
  */
 let strata: TestStrata;
 
-// Four patients, four studies; dates, times, modalities and accession numbers chosen so that
-// each rule separates them differently.
-const S1 = newUid(); // Müller^Hans (UTF-8), 2024-01-05 08:30, CT (2 series, 3 instances)
-const S2 = newUid(); // Müller^Anna (Latin-1), 2024-01-20 14:15, MR + CT
-const S3 = newUid(); // Doe^John, 2023-12-31 23:59, DX (JPEG)
-const S4 = newUid(); // doe^jane, 2024-03-01 07:00, CT (implicit VR)
-const S1_CT1 = newUid();
-const S1_CT2 = newUid();
-const S2_MR = newUid();
-const S2_CT = newUid();
-const S1_SOP = [newUid(), newUid(), newUid()];
+// Four patients, four studies: see test/support/query-fixtures.ts.
+const { S1, S2, S3, S4, S1_CT1, S1_CT2, S2_MR, S2_CT, S1_SOP, instances } = makeQueryFixtures();
 
 async function get(path: string, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${strata.httpUrl}${path}`, { headers: { authorization: strata.auth, ...headers } });
@@ -40,67 +31,6 @@ const studyUids = (items: Json[]) => items.map((i) => value(i, '0020000D'));
 
 beforeAll(async () => {
   strata = await startTestStrata();
-  const instances = [
-    ...S1_SOP.map((sop, n) =>
-      makeInstance({
-        transferSyntax: 'explicit',
-        charset: 'ISO_IR 192',
-        patientName: 'Müller^Hans',
-        patientId: 'P-MUE',
-        birthDate: '19600101',
-        sex: 'M',
-        studyDate: '20240105',
-        studyTime: '083000',
-        accession: 'ACC-1',
-        studyDescription: 'CT Thorax',
-        modality: 'CT',
-        studyInstanceUid: S1,
-        seriesInstanceUid: n < 2 ? S1_CT1 : S1_CT2,
-        seriesNumber: n < 2 ? 1 : 2,
-        instanceNumber: n + 1,
-        sopInstanceUid: sop,
-      }),
-    ),
-    ...(['MR', 'CT'] as const).map((modality, n) =>
-      makeInstance({
-        transferSyntax: 'explicit',
-        charset: 'ISO_IR 100',
-        patientName: 'Müller^Anna',
-        patientId: 'P-ANN',
-        birthDate: '19751231',
-        sex: 'F',
-        studyDate: '20240120',
-        studyTime: '141500',
-        accession: 'ACC_2',
-        studyDescription: 'MR Knee 100%',
-        modality,
-        studyInstanceUid: S2,
-        seriesInstanceUid: n === 0 ? S2_MR : S2_CT,
-        seriesNumber: n + 1,
-      }),
-    ),
-    makeInstance({
-      transferSyntax: 'jpeg-baseline',
-      patientName: 'Doe^John',
-      patientId: 'P-DOE',
-      studyDate: '20231231',
-      studyTime: '235900',
-      accession: 'ACCX2',
-      studyDescription: 'XR Chest',
-      modality: 'DX',
-      studyInstanceUid: S3,
-    }),
-    makeInstance({
-      transferSyntax: 'implicit',
-      patientName: 'doe^jane',
-      patientId: 'P-DOE2',
-      studyDate: '20240301',
-      studyTime: '0700',
-      accession: 'ACC4',
-      modality: 'CT',
-      studyInstanceUid: S4,
-    }),
-  ];
   const stored = await stow(
     strata.httpUrl,
     strata.auth,

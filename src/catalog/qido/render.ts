@@ -4,6 +4,7 @@ import {
   fillElement,
   withBulkDataUris,
 } from '../dicom-json.js';
+import { type PatientSearchStatement } from './patient-sql.js';
 import { type ReturnField, type SearchStatement } from './search-sql.js';
 
 /**
@@ -90,4 +91,16 @@ export function renderSearchRow(
     if (element) out[f.tag] = element;
   }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** One patient search row as a DICOM JSON object (catalog columns only, already in tag order). */
+export function renderPatientRow(
+  row: SearchRow,
+  statement: PatientSearchStatement,
+): DicomJsonDataset {
+  const out: DicomJsonDataset = {};
+  for (const f of statement.fields) {
+    if (f.source.kind === 'column') out[f.tag] = columnElement(f.vr!, row[f.tag], f.source.render);
+  }
+  return out;
 }

@@ -101,11 +101,11 @@ function sqlTag(tag: string): string {
 }
 
 /**
- * Builds the one parameterised statement that answers a search (QIDO-RS now, C-FIND later).
- * Matching keys become WHERE conditions (see matching.ts); return attributes come from catalog
- * columns where there is one, else from the stored metadata through one LATERAL join, applied
- * after LIMIT so that it costs one lookup per returned row. Throws SearchError for what the
- * caller got wrong.
+ * Builds the one parameterised statement that answers a search (QIDO-RS, and C-FIND at the
+ * study, series and image levels; patient-sql.ts has the patient level). Matching keys become
+ * WHERE conditions (see matching.ts); return attributes come from catalog columns where there is
+ * one, else from the stored metadata through one LATERAL join, applied after LIMIT so that it
+ * costs one lookup per returned row. Throws SearchError for what the caller got wrong.
  */
 export function buildSearch(req: SearchRequest): SearchStatement {
   const level = req.level;
@@ -166,11 +166,14 @@ export function buildSearch(req: SearchRequest): SearchStatement {
   }
 
   // Defaults of the level, of the levels above when the URL does not fix them, and parent UIDs.
-  const defaults = [...DEFAULT_RETURN[level]];
-  if (level !== 'study') defaults.push('0020000D');
-  if (level !== 'study' && !scope.studyInstanceUid) defaults.push(...DEFAULT_RETURN.study);
-  if (level === 'instance') defaults.push('0020000E');
-  if (level === 'instance' && !scope.seriesInstanceUid) defaults.push(...DEFAULT_RETURN.series);
+  const defaults: string[] = [];
+  if (req.defaultFields !== false) {
+    defaults.push(...DEFAULT_RETURN[level]);
+    if (level !== 'study') defaults.push('0020000D');
+    if (level !== 'study' && !scope.studyInstanceUid) defaults.push(...DEFAULT_RETURN.study);
+    if (level === 'instance') defaults.push('0020000E');
+    if (level === 'instance' && !scope.seriesInstanceUid) defaults.push(...DEFAULT_RETURN.series);
+  }
   for (const tag of defaults) {
     const attr = resolveAttribute(tag)!;
     if (attr.kind === 'catalog') addReturn(tag, attr.def.vr, attr.def);

@@ -24,7 +24,12 @@ export interface SearchRequest {
   keys: readonly MatchingKey[];
   /** Extra attributes to return (keywords or tags), or 'all' for every attribute available. */
   includeFields?: readonly string[] | 'all';
-  /** null: no limit (a C-FIND handler streams everything). */
+  /**
+   * Whether the level's default attributes (PS3.18 10.6.3) are returned too; default true. C-FIND
+   * sets false: its responses hold exactly the keys of its identifier.
+   */
+  defaultFields?: boolean;
+  /** null: no limit. */
   limit: number | null;
   offset: number;
 }

@@ -3,12 +3,15 @@ import { Database } from '../../database/index.js';
 import { type SearchRow } from './render.js';
 import { type SearchStatement } from './search-sql.js';
 
-/** Runs the statements the search builder produces: the only place QIDO touches the database. */
+/**
+ * Runs the statements the search builders produce: the only place searches (QIDO-RS, C-FIND)
+ * touch the database.
+ */
 @Injectable()
 export class SearchRepository {
   constructor(private readonly db: Database) {}
 
-  run(statement: SearchStatement): Promise<SearchRow[]> {
+  run(statement: Pick<SearchStatement, 'sql' | 'params'>): Promise<SearchRow[]> {
     return this.db.query<SearchRow>(statement.sql, statement.params);
   }
 }

@@ -1,8 +1,9 @@
 // Test helper: starts a DimseServer on 127.0.0.1:0 with recording handlers, plus small utilities
 // shared by the server specs (running dcmtk tools, waiting for conditions, raw C-ECHO).
 
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { type Readable } from 'node:stream';
 import { CommandField, decodeCommand, NO_DATA_SET } from '../command.js';
 import { DimseServer } from '../dimse-server.js';
@@ -126,6 +127,65 @@ export function runTool(
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+/** A TCP port that was free a moment ago (for tools that cannot be told to pick one). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A long-running tool (storescp...): its output so far, and a way to stop it. */
+export interface RunningTool {
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts a listening tool and resolves once 127.0.0.1:port accepts connections. */
+export async function startListeningTool(
+  tool: string,
+  args: string[],
+  port: number,
+): Promise<RunningTool> {
+  const child = spawn(tool, args, { env: { ...process.env, TCP_NODELAY: '1' } });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const running: RunningTool = {
+    child,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+      await exited;
+    },
+  };
+  const deadline = Date.now() + 5000;
+  while (!(await canConnect(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await running.stop();
+      throw new Error(`${tool} did not start listening on ${port}: ${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return running;
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
   });
 }
 

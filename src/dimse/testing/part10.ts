@@ -123,3 +123,11 @@ export async function writePart10File(
   }
   return { sha256: hash.digest('hex'), length: datasetHead.length + pixelLength };
 }
+
+/** The data set of a Part 10 file: what follows the preamble, "DICM" and the meta group. */
+export function part10Dataset(file: Buffer): Buffer {
+  if (file.toString('latin1', 128, 132) !== 'DICM') throw new Error('not a Part 10 file');
+  // (0002,0000) UL, explicit VR: 8-byte header, 4-byte value = length of the rest of the group.
+  const groupLength = file.readUInt32LE(132 + 8);
+  return file.subarray(132 + 12 + groupLength);
+}

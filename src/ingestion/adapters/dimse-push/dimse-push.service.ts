@@ -12,6 +12,7 @@ import {
   type AssociationDecision,
   type AssociationInfo,
   DimseServer,
+  DimseServiceRegistry,
   type StoreRequest,
 } from '../../../dimse/index.js';
 import { IngestionService } from '../../ingestion.service.js';
@@ -19,7 +20,10 @@ import { storeStatus } from './store-status.js';
 
 /**
  * The dimse-push adapter: a C-ECHO/C-STORE SCP whose only job is to turn each C-STORE into an
- * IngestRequest for the one pipeline (source = calling AE).
+ * IngestRequest for the one pipeline (source = calling AE). It is also the archive's one
+ * association listener: every other command goes to the DIMSE services other contexts registered
+ * (C-FIND/C-MOVE/C-GET, Storage Commitment), all of them in their onModuleInit, i.e. before
+ * onApplicationBootstrap starts listening here.
  */
 @Injectable()
 export class DimsePushService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -31,6 +35,7 @@ export class DimsePushService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(STRATA_CONFIG) private readonly config: StrataConfig,
     private readonly ingestion: IngestionService,
     private readonly audit: AuditService,
+    private readonly registry: DimseServiceRegistry,
   ) {}
 
   get port(): number {
@@ -53,8 +58,12 @@ export class DimsePushService implements OnApplicationBootstrap, OnApplicationSh
       },
       handlers: {
         decideAssociation: (info) => this.decide(info),
-        acceptsAbstractSyntax: (uid) => this.ingestion.acceptsSopClass(uid),
+        acceptsAbstractSyntax: (uid) =>
+          this.ingestion.acceptsSopClass(uid) || this.registry.accepts(uid),
+        // A C-GET SCU takes the SCP role for the storage SOP classes it wants instances in.
+        acceptsRequesterScpRole: (uid) => this.ingestion.acceptsSopClass(uid),
         onStore: (req, data) => this.store(req, data),
+        onOtherCommand: (req, reply) => this.registry.dispatch(req, reply),
       },
     });
     this.boundPort = await this.server.listen();
@@ -106,7 +115,9 @@ export class DimsePushService implements OnApplicationBootstrap, OnApplicationSh
   private async store(req: StoreRequest, data: Readable) {
     const result = await this.ingestion.ingest({
       adapter: 'dimse-push',
-      source: req.association.callingAet,
+      // A configured peer's pushes are recorded under its source name (dicom.peers).
+      source:
+        this.config.dicom.peers[req.association.callingAet]?.source ?? req.association.callingAet,
       actor: req.association.callingAet,
       callingAet: req.association.callingAet,
       remoteHost: req.association.remoteAddress,
