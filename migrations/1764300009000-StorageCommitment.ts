@@ -1,9 +1,9 @@
 import { type MigrationInterface, type QueryRunner } from 'typeorm';
 
 /**
- * Storage Commitment (push model) requests and what the archive answered for each instance: the
- * offload ledger shows a sending PACS what was committed, when, so it can prove what is safe to
- * delete on its side.
+ * PACS integration: Storage Commitment (push model) requests and what the archive answered for
+ * each instance (the offload ledger shows a sending PACS what was committed, when, so it can prove
+ * what is safe to delete on its side), and the checkpoints of pull sources.
  */
 export class StorageCommitment1764300009000 implements MigrationInterface {
   name = 'StorageCommitment1764300009000';
@@ -37,11 +37,20 @@ export class StorageCommitment1764300009000 implements MigrationInterface {
       );
       CREATE INDEX commitment_items_instance ON commitment_items (sop_instance_uid) WHERE committed;
       CREATE INDEX instance_versions_source ON instance_versions (source, received_at);
+      -- Where each pull source (an Orthanc change feed, a DICOMweb or DIMSE query) got to: a
+      -- stopped or failed pull goes on from here, and a second run fetches nothing new.
+      CREATE TABLE pull_checkpoints (
+        source text PRIMARY KEY,
+        adapter text NOT NULL,
+        cursor jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
     `);
   }
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`
+      DROP TABLE pull_checkpoints;
       DROP INDEX instance_versions_source;
       DROP TABLE commitment_items;
       DROP TABLE commitments;

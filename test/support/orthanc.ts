@@ -14,6 +14,8 @@ export interface OrthancPeer {
   /** A REST call; the parsed JSON body (or the raw bytes with `raw`). */
   rest<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   file(instanceId: string): Promise<Buffer>;
+  /** The tail of Orthanc's log. */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -106,6 +108,7 @@ export async function startOrthanc(
     dicomPort,
     http,
     rest,
+    log: () => log,
     file: async (id) =>
       Buffer.from(await (await fetch(`${http}/instances/${id}/file`)).arrayBuffer()),
     stop: async () => {
