@@ -8,6 +8,7 @@ import { FewerIngestWrites1764300006000 } from './1764300006000-FewerIngestWrite
 import { LocationChecksums1764300007000 } from './1764300007000-LocationChecksums.js';
 import { Lifecycle1764300008000 } from './1764300008000-Lifecycle.js';
 import { StorageCommitment1764300009000 } from './1764300009000-StorageCommitment.js';
+import { ImportJournal1764300010000 } from './1764300010000-ImportJournal.js';
 
 /** Every migration, in order. TypeORM with ESM needs the classes listed (no globs). */
 export const migrations = [
@@ -21,4 +22,5 @@ export const migrations = [
   LocationChecksums1764300007000,
   Lifecycle1764300008000,
   StorageCommitment1764300009000,
+  ImportJournal1764300010000,
 ];

@@ -3,7 +3,7 @@ import { AdminModule } from './admin/index.js';
 import { ConfigModule, type StrataConfig } from './config/index.js';
 import { type Database, DatabaseModule } from './database/index.js';
 import { DimseModule } from './dimse/index.js';
-import { DimsePushModule, IngestionModule, StowPushModule } from './ingestion/index.js';
+import { AdaptersModule, IngestionModule } from './ingestion/index.js';
 import { KeysModule } from './keys/index.js';
 import { LifecycleModule } from './lifecycle/index.js';
 import { MetricsModule } from './metrics/index.js';
@@ -23,8 +23,8 @@ export class AppModule {
         MetricsModule,
         DimseModule,
         IngestionModule,
-        DimsePushModule,
-        StowPushModule,
+        // The ingestion adapters (DIMSE, STOW-RS, folder import), their registry and /api/sources.
+        AdaptersModule,
         RetrievalModule,
         tiering,
         KeysModule.forRoot({ resumeJobs: true, http: true }),

@@ -21,6 +21,11 @@ async function main(): Promise<void> {
     running = await startStrata(config);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
+    // The sources of the config file are checked against the adapters only once they are known.
+    if (error instanceof ConfigError) {
+      console.error(`strata: configuration error: ${message}`);
+      process.exit(2);
+    }
     console.error(`strata: cannot start: ${message}`);
     process.exit(error instanceof SchemaTooNewError ? 3 : 1);
   }

@@ -5,8 +5,10 @@ import { openDatabase, SchemaTooNewError } from '../database/index.js';
 import { EXPORT_USAGE, exportCommand } from './export.command.js';
 import { FSCK_USAGE, fsckCommand } from './fsck.command.js';
 import { HOLD_USAGE, holdCommand } from './hold.command.js';
+import { IMPORT_USAGE, importCommand } from './import.command.js';
 import { KEYS_USAGE, keysCommand } from './keys.command.js';
 import { POLICY_USAGE, policyCommand } from './policy.command.js';
+import { PULL_USAGE, pullCommand } from './pull.command.js';
 import { SWEEP_USAGE, sweepCommand } from './sweep.command.js';
 import { TIER_USAGE, tierCommand } from './tier-move.command.js';
 
@@ -14,12 +16,14 @@ const USAGE = `usage: strata <command>
 
 commands:
   migrate     apply pending database migrations (the server also does this at start)
+  import      import DICOM files from a folder, zip file or DICOMDIR medium (strata import --help)
   tier move   move a study or series to another tier (strata tier move --help)
   fsck        check stored copies against their digests, repair bad ones (strata fsck --help)
   export      disaster-recovery export of a study as OpenPGP messages or DICOM files (--help)
   keys        the archive's OpenPGP keys: list, add-recipient, rotate, retire (strata keys --help)
   policy      lifecycle policies: validate, explain a study, simulate (strata policy --help)
   hold        legal holds: place, release, list (strata hold --help)
+  pull        run a pull source now (orthanc-pull, dicomweb-pull) from its checkpoint (--help)
   sweep       run a lifecycle sweep now: retention, tiering or purge (strata sweep --help)
   help        show this help
 
@@ -50,6 +54,12 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'migrate':
       return migrateCommand();
+    case 'import':
+      if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(IMPORT_USAGE);
+        return 0;
+      }
+      return importCommand(argv.slice(1), quietLogger);
     case 'tier':
       if (argv.includes('--help') || argv.includes('-h')) {
         console.log(TIER_USAGE);
@@ -86,6 +96,12 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return holdCommand(argv.slice(1), quietLogger);
+    case 'pull':
+      if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(PULL_USAGE);
+        return 0;
+      }
+      return pullCommand(argv.slice(1), quietLogger);
     case 'sweep':
       if (argv.includes('--help') || argv.includes('-h')) {
         console.log(SWEEP_USAGE);

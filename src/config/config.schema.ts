@@ -47,6 +47,11 @@ const s3BackendSchema = z
     message: 'accessKeyId and secretAccessKey go together',
   });
 
+/** DICOM AE titles: 1-16 printable characters, no backslash (PS3.5 AE). */
+const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]{1,16}$/;
+/** Source names, as recorded with each instance (also calling AEs and `stow:<token>`). */
+const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
 const tierSchema = z
   .object({
     backend: z.string().min(1),
@@ -90,19 +95,14 @@ export const configFileSchema = z
          */
         peers: z
           .record(
-            z
-              .string()
-              .regex(/^[\x20-\x5b\x5d-\x7e]{1,16}$/, 'AE titles are 1-16 printable characters'),
+            z.string().regex(AE_TITLE, 'AE titles are 1-16 printable characters'),
             z
               .object({
                 host: z.string().min(1),
                 port: z.number().int().min(1).max(65535),
                 source: z
                   .string()
-                  .regex(
-                    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/,
-                    'a source name: letters, digits, . _ : -',
-                  )
+                  .regex(SOURCE_NAME, 'a source name: letters, digits, . _ : -')
                   .optional(),
               })
               .strict(),
@@ -211,6 +211,31 @@ export const configFileSchema = z
         maxActionsPerSecond: z.number().min(0).max(100_000).optional(),
       })
       .strict()
+      .optional(),
+    /**
+     * Where instances come from, by source name (recorded with each instance; duplicate policies
+     * and the offload ledger go by it). Each names the ingestion adapter that serves it; keys other
+     * than these are the adapter's own (a folder-import source's `path`...), checked by the adapter
+     * at start, so that adding an adapter touches nothing here.
+     */
+    sources: z
+      .record(
+        z.string().regex(SOURCE_NAME, 'a source name: letters, digits, . _ : -'),
+        z
+          .object({
+            adapter: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'an adapter id: a-z, 0-9 and -'),
+            /** A configured peer (dicom.peers): its pushes, and pulls from it, are recorded here. */
+            peer: z.string().regex(AE_TITLE, 'AE titles are 1-16 printable characters').optional(),
+            /** A vendor profile name (the profiles themselves come later: accepted and shown). */
+            profile: z
+              .string()
+              .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)
+              .optional(),
+            /** Cron expression (node-cron, local time) of a pull adapter's runs; 'off' = none. */
+            schedule: z.string().min(1).optional(),
+          })
+          .catchall(z.unknown()),
+      )
       .optional(),
     keys: z
       .object({

@@ -8,6 +8,7 @@ export {
   type DicomPeer,
   type FilesystemBackendConfig,
   type S3BackendConfig,
+  type SourceConfig,
   type StrataConfig,
   type TierConfig,
   type TierName,

@@ -137,3 +137,78 @@ describe('loadConfig: fixity schedule', () => {
     expect(withConfig('fixity: { samplePercent: 150 }\n').load).toThrow(/fixity\.samplePercent/);
   });
 });
+
+describe('loadConfig: sources', () => {
+  const peers = `dicom:
+  peers:
+    ORTHANC: { host: 127.0.0.1, port: 4242 }
+    CT1: { host: 10.0.0.5, port: 104, source: ct-room-1 }
+`;
+
+  it('reads sources with their adapter, peer, profile, schedule and own keys', () => {
+    const { sources, dicom } = withConfig(`${peers}
+sources:
+  radiology-pacs: { adapter: dimse-push, peer: ORTHANC, profile: ge-pacs }
+  ct-room-1: { adapter: dimse-push, peer: CT1 }
+  imports: { adapter: folder-import, path: /srv/drop, watch: true, stableSeconds: 10 }
+  old-pacs: { adapter: dicomweb-pull, schedule: '0 2 * * *' }
+`).load();
+    expect(sources['radiology-pacs']).toEqual({
+      name: 'radiology-pacs',
+      adapter: 'dimse-push',
+      peer: 'ORTHANC',
+      profile: 'ge-pacs',
+      schedule: null,
+      options: {},
+    });
+    expect(sources.imports).toMatchObject({
+      adapter: 'folder-import',
+      peer: null,
+      options: { path: '/srv/drop', watch: true, stableSeconds: 10 },
+    });
+    expect(sources['old-pacs']!.schedule).toBe('0 2 * * *');
+    // A peer a source names is recorded under that source (C-STORE, ledger, policies).
+    expect(dicom.peers.ORTHANC!.source).toBe('radiology-pacs');
+    expect(dicom.peers.CT1!.source).toBe('ct-room-1');
+  });
+
+  it('without sources: none, and peers keep their own source or AE title', () => {
+    const { sources, dicom } = withConfig(peers).load();
+    expect(sources).toEqual({});
+    expect(dicom.peers.ORTHANC!.source).toBe('ORTHANC');
+  });
+
+  const refused: [string, string, RegExp][] = [
+    [
+      'a peer that is not configured',
+      'sources:\n  pacs: { adapter: dimse-push, peer: NOPE }\n',
+      /sources\.pacs\.peer: 'NOPE' is not one of dicom\.peers \(ORTHANC, CT1\)/,
+    ],
+    [
+      'one peer named by two sources',
+      'sources:\n  a: { adapter: dimse-push, peer: ORTHANC }\n  b: { adapter: dimse-push, peer: ORTHANC }\n',
+      /sources\.b\.peer: 'ORTHANC' is already the peer of source 'a'/,
+    ],
+    [
+      'a peer whose own source disagrees',
+      'sources:\n  pacs: { adapter: dimse-push, peer: CT1 }\n',
+      /sources\.pacs\.peer: dicom\.peers\.CT1\.source is 'ct-room-1'/,
+    ],
+    [
+      'a schedule that is not a cron expression',
+      'sources:\n  p: { adapter: dicomweb-pull, schedule: nightly }\n',
+      /sources\.p\.schedule: 'nightly' is not a cron expression/,
+    ],
+    ['a source without an adapter', 'sources:\n  p: { peer: ORTHANC }\n', /sources\.p\.adapter/],
+    [
+      'a bad source name',
+      'sources:\n  "bad name!": { adapter: dimse-push }\n',
+      /sources\.bad name!: Invalid key/,
+    ],
+  ];
+  it.each(refused)('refuses %s, naming the key', (_name, yaml, message) => {
+    const { load } = withConfig(peers + yaml);
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(message);
+  });
+});

@@ -3,7 +3,9 @@ import { resolve } from 'node:path';
 import cron from 'node-cron';
 import { parseDocument } from 'yaml';
 import { type ZodError } from 'zod';
+import { ConfigError } from './config-error.js';
 import { configFileSchema, envSchema, type ConfigFile } from './config.schema.js';
+import { sourceSettings } from './source-settings.js';
 import {
   type BackendConfig,
   SWEEP_NAMES,
@@ -13,8 +15,7 @@ import {
   type TierName,
 } from './strata-config.js';
 
-/** Thrown for any invalid setting; the message names the variable or key and why. */
-export class ConfigError extends Error {}
+export { ConfigError };
 
 function describe(error: ZodError, where: (path: PropertyKey[]) => string): string {
   return error.issues.map((i) => `${where(i.path)}: ${i.message}`).join('; ');
@@ -62,6 +63,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
     throw new ConfigError(`STRATA_CONFIG: file ${configPath} does not exist`);
   }
   const file: ConfigFile = configPath ? readConfigFile(configPath) : {};
+  const { sources, peerSources } = sourceSettings(file.sources, file.dicom?.peers);
   return {
     dataDir,
     configFile: configPath,
@@ -83,7 +85,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
       peers: Object.fromEntries(
         Object.entries(file.dicom?.peers ?? {}).map(([ae, p]) => [
           ae.trim(),
-          { aeTitle: ae.trim(), host: p.host, port: p.port, source: p.source ?? ae.trim() },
+          {
+            aeTitle: ae.trim(),
+            host: p.host,
+            port: p.port,
+            source: p.source ?? peerSources[ae.trim()] ?? ae.trim(),
+          },
         ]),
       ),
       extraStorageSopClasses: file.dicom?.extraStorageSopClasses ?? [],
@@ -112,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
       ...storageLayout(file.storage, dataDir),
       orphanGraceMs: (file.storage?.orphanGraceSeconds ?? (e.DATABASE_URL ? 900 : 0)) * 1000,
     },
+    sources,
   };
 }
 

@@ -54,6 +54,23 @@ export interface StrataConfig {
     tiers: Record<TierName, TierConfig>;
     orphanGraceMs: number;
   };
+  /** Configured sources by name (config file `sources`); checked against the adapters at start. */
+  sources: Record<string, SourceConfig>;
+}
+
+/** One configured source: which adapter serves it, and that adapter's own settings. */
+export interface SourceConfig {
+  name: string;
+  /** The id of the ingestion adapter that serves it ('dimse-push', 'folder-import'...). */
+  adapter: string;
+  /** AE title of a configured peer (dicom.peers), whose instances are recorded under this source. */
+  peer: string | null;
+  /** Vendor profile name (accepted and shown; profiles come later). */
+  profile: string | null;
+  /** Cron expression of a pull adapter's runs; null = not scheduled. */
+  schedule: string | null;
+  /** The adapter's own keys, as written (the adapter validates them at start). */
+  options: Record<string, unknown>;
 }
 
 export interface DicomPeer {

@@ -46,6 +46,8 @@ export type IngestResult =
       sopInstanceUid: string;
       studyInstanceUid: string;
       transferSyntaxUid: string;
+      /** Size of the dataset received (after the Part 10 meta header), for adapters' counters. */
+      bytes: number;
     }
   | {
       ok: false;

@@ -196,6 +196,7 @@ export class IngestionService implements OnModuleDestroy {
         sopInstanceUid: header.sopInstanceUid,
         studyInstanceUid: header.studyInstanceUid,
         transferSyntaxUid: header.transferSyntaxUid,
+        bytes: blob.size,
       };
     } catch (error) {
       if (written) {

@@ -8,6 +8,7 @@ import { IngestionService } from '../../src/ingestion/index.js';
 import { hasTool } from '../support/interop.js';
 import { type OrthancPeer, startOrthanc } from '../support/orthanc.js';
 import { removeDataDir, startTestStrata, type TestStrata } from '../support/strata-harness.js';
+import { callApi } from '../support/wado-client.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const run = hasTool('Orthanc');
@@ -47,8 +48,16 @@ describe.runIf(run)('pulling from Orthanc', () => {
     ).rows[0]!.n;
 
   beforeAll(async () => {
-    s = await startTestStrata({ configYaml: "fixity:\n  schedule: 'off'\n" });
     orthanc = await startOrthanc({});
+    s = await startTestStrata({
+      configYaml: `
+sources:
+  old-orthanc: { adapter: orthanc-pull, url: '${orthanc.http}' }
+  orthanc-web: { adapter: dicomweb-pull, url: '${orthanc.http}/dicom-web' }
+fixity:
+  schedule: 'off'
+`,
+    });
     for (const i of instances) await orthanc.rest('POST', '/instances', i.part10);
     db = new pg.Client({ connectionString: s.databaseUrl });
     await db.connect();
@@ -102,6 +111,27 @@ describe.runIf(run)('pulling from Orthanc', () => {
     expect(again).toMatchObject({ fetched: 0, error: null });
   });
 
+  it('a configured pull source runs on request and shows its counters at GET /api/sources', async () => {
+    const extra = makeInstance({
+      studyInstanceUid: studies[1]!,
+      sopClassUid: CT,
+      patientId: 'PULL-1',
+      instanceNumber: 7,
+    });
+    await orthanc.rest('POST', '/instances', extra.part10);
+    const started = await callApi(s, 'POST', '/api/sources/old-orthanc/pull');
+    expect(started.status).toBe(202);
+    const view = await until(async () => {
+      const { body } = await callApi(s, 'GET', '/api/sources');
+      const src = (
+        body.sources as { name: string; detail?: string; counters: { stored: number } }[]
+      ).find((x) => x.name === 'old-orthanc');
+      return src?.detail?.startsWith('last run') ? src : null;
+    });
+    expect(view.counters.stored).toBe(1);
+    expect((await callApi(s, 'POST', '/api/sources/nope/pull')).status).toBe(404);
+  });
+
   it('an unreachable source ends the run with a clear error and keeps the checkpoint', async () => {
     const r = await pullers().orthanc.pull({ name: 'old-orthanc', url: 'http://127.0.0.1:9' });
     expect(r.error).toMatch(/unreachable/);
@@ -113,3 +143,13 @@ describe.runIf(run)('pulling from Orthanc', () => {
     expect(w.error).toMatch(/unreachable/);
   });
 });
+
+async function until<T>(check: () => Promise<T | null>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { type Database } from '../../../database/index.js';
+import { type IngestResult } from '../../ingest-request.js';
 import { type IngestionService } from '../../ingestion.service.js';
 import { PullCheckpointRepository } from '../pull/pull-checkpoint.repository.js';
 import {
@@ -44,6 +45,8 @@ export class DicomwebPuller {
   constructor(
     private readonly db: Database,
     private readonly ingestion: IngestionService,
+    /** Sees every pipeline result (the adapter's counters). */
+    private readonly observe?: (source: string, outcome: IngestResult) => void,
   ) {}
 
   async pull(
@@ -121,6 +124,7 @@ export class DicomwebPuller {
         );
       }
       countIngest(result, outcome, bytes);
+      this.observe?.(source.name, outcome);
       onProgress?.(result);
     });
   }

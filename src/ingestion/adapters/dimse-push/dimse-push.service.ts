@@ -1,13 +1,8 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type Readable } from 'node:stream';
+import { z } from 'zod';
 import { AuditService } from '../../../audit/index.js';
-import { STRATA_CONFIG, type StrataConfig } from '../../../config/index.js';
+import { type SourceConfig, STRATA_CONFIG, type StrataConfig } from '../../../config/index.js';
 import {
   type AssociationDecision,
   type AssociationInfo,
@@ -16,6 +11,14 @@ import {
   type StoreRequest,
 } from '../../../dimse/index.js';
 import { IngestionService } from '../../ingestion.service.js';
+import {
+  type AdapterHealth,
+  type AdapterStatus,
+  type IngestionAdapter,
+  sourcesOf,
+} from '../adapter.js';
+import { AdapterActivity } from '../adapter-activity.js';
+import { optionProblems } from '../source-options.js';
 import { storeStatus } from './store-status.js';
 
 /**
@@ -23,11 +26,15 @@ import { storeStatus } from './store-status.js';
  * IngestRequest for the one pipeline (source = calling AE). It is also the archive's one
  * association listener: every other command goes to the DIMSE services other contexts registered
  * (C-FIND/C-MOVE/C-GET, Storage Commitment), all of them in their onModuleInit, i.e. before
- * onApplicationBootstrap starts listening here.
+ * the adapter registry starts this adapter (onApplicationBootstrap) and it listens.
  */
 @Injectable()
-export class DimsePushService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class DimsePushService implements IngestionAdapter {
+  readonly id = 'dimse-push';
+  readonly kind = 'push';
+  readonly capabilities = ['c-echo-scp', 'c-store-scp'] as const;
   private readonly logger = new Logger('DIMSE');
+  private readonly activity = new AdapterActivity();
   private server: DimseServer | undefined;
   private boundPort = 0;
 
@@ -42,7 +49,7 @@ export class DimsePushService implements OnApplicationBootstrap, OnApplicationSh
     return this.boundPort;
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  async start(): Promise<void> {
     const d = this.config.dicom;
     this.server = new DimseServer({
       host: d.host,
@@ -67,10 +74,29 @@ export class DimsePushService implements OnApplicationBootstrap, OnApplicationSh
       },
     });
     this.boundPort = await this.server.listen();
+    this.activity.started();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async stop(): Promise<void> {
+    this.activity.stopped();
     await this.server?.close(10_000);
+  }
+
+  async health(): Promise<AdapterHealth> {
+    return this.activity.isRunning
+      ? { ok: true, detail: `${this.config.dicom.aeTitle} listening on port ${this.boundPort}` }
+      : { ok: false, detail: 'not listening' };
+  }
+
+  /** A dimse-push source names the peer whose pushes it takes, and has no keys of its own. */
+  checkSource(source: SourceConfig): string[] {
+    const problems = optionProblems(z.object({}).strict(), source.options);
+    if (!source.peer) problems.push('peer: a dimse-push source names its peer (dicom.peers)');
+    return problems;
+  }
+
+  status(): AdapterStatus {
+    return this.activity.status(sourcesOf(this.config.sources, this.id).map((s) => s.name));
   }
 
   private async decide(info: AssociationInfo): Promise<AssociationDecision> {
@@ -113,11 +139,13 @@ export class DimsePushService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private async store(req: StoreRequest, data: Readable) {
+    // A configured peer's pushes are recorded under its source name (dicom.peers, or the source
+    // in the config file that names the peer); anyone else's under the calling AE title.
+    const source =
+      this.config.dicom.peers[req.association.callingAet]?.source ?? req.association.callingAet;
     const result = await this.ingestion.ingest({
-      adapter: 'dimse-push',
-      // A configured peer's pushes are recorded under its source name (dicom.peers).
-      source:
-        this.config.dicom.peers[req.association.callingAet]?.source ?? req.association.callingAet,
+      adapter: this.id,
+      source,
       actor: req.association.callingAet,
       callingAet: req.association.callingAet,
       remoteHost: req.association.remoteAddress,
@@ -129,6 +157,7 @@ export class DimsePushService implements OnApplicationBootstrap, OnApplicationSh
         sopClassUid: req.affectedSopClassUid,
       },
     });
+    this.activity.count(source, result);
     return storeStatus(result);
   }
 }

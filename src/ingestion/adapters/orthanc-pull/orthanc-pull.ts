@@ -1,4 +1,5 @@
 import { type Database } from '../../../database/index.js';
+import { type IngestResult } from '../../ingest-request.js';
 import { type IngestionService } from '../../ingestion.service.js';
 import { PullCheckpointRepository } from '../pull/pull-checkpoint.repository.js';
 import {
@@ -40,7 +41,8 @@ export class OrthancPuller {
   constructor(
     private readonly db: Database,
     private readonly ingestion: IngestionService,
-    private readonly failpoint: (step: string) => void = () => undefined,
+    /** Sees every pipeline result (the adapter's counters). */
+    private readonly observe?: (source: string, outcome: IngestResult) => void,
   ) {}
 
   async pull(
@@ -84,8 +86,8 @@ export class OrthancPuller {
             );
           }
           countIngest(result, outcome, bytes);
+          this.observe?.(source.name, outcome);
           onProgress?.(result);
-          this.failpoint('instance');
         }
         if (signal?.aborted) {
           result.error = 'stopped';

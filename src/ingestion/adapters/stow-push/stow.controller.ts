@@ -7,6 +7,7 @@ import { STRATA_CONFIG, type StrataConfig } from '../../../config/index.js';
 import { isValidUid } from '../../../dicom/index.js';
 import { IngestionService } from '../../ingestion.service.js';
 import { checkStowContentType } from './content-type.js';
+import { StowPushAdapter } from './stow-push.adapter.js';
 import { StowResponse } from './stow-response.js';
 
 function problem(status: number, detail: string): HttpException {
@@ -27,6 +28,7 @@ export class StowController {
   constructor(
     private readonly ingestion: IngestionService,
     @Inject(STRATA_CONFIG) private readonly config: StrataConfig,
+    private readonly adapter: StowPushAdapter,
   ) {}
 
   @Post('studies')
@@ -61,6 +63,7 @@ export class StowController {
       throw problem(413, `the request body (${declared} bytes) exceeds the limit of ${max} bytes`);
     }
     const actor = req.strataUser?.name ?? 'unknown';
+    const source = this.adapter.sourceFor(actor);
     const baseUrl = `${req.protocol}://${req.get('host')}/dicomweb`;
     const response = new StowResponse(baseUrl);
     const parser = new Dicer({ boundary: ct.value.boundary, maxHeaderPairs: 100 });
@@ -99,8 +102,8 @@ export class StowController {
             return;
           }
           const result = await this.ingestion.ingest({
-            adapter: 'stow-push',
-            source: `stow:${actor}`,
+            adapter: this.adapter.id,
+            source,
             actor,
             callingAet: null,
             remoteHost: req.ip ?? null,
@@ -108,6 +111,7 @@ export class StowController {
             data: part,
             expected: study ? { studyInstanceUid: study } : undefined,
           });
+          this.adapter.count(source, result);
           response.add(result);
         });
       },

@@ -1,0 +1,2 @@
+/** Thrown for any invalid setting; the message names the variable or key and why. */
+export class ConfigError extends Error {}

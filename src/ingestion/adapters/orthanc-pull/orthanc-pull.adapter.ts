@@ -1,0 +1,48 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { z } from 'zod';
+import { type SourceConfig, STRATA_CONFIG, type StrataConfig } from '../../../config/index.js';
+import { Database } from '../../../database/index.js';
+import { type IngestResult } from '../../ingest-request.js';
+import { IngestionService } from '../../ingestion.service.js';
+import { PullAdapter } from '../pull/pull-adapter.js';
+import { type PullResult } from '../pull/pull-result.js';
+import { ORTHANC_PULL, OrthancPuller } from './orthanc-pull.js';
+
+/** An orthanc-pull source's keys: the Orthanc's REST root and, if it asks, its credentials. */
+const optionsSchema = z
+  .object({
+    url: z.url(),
+    username: z.string().min(1).optional(),
+    password: z.string().optional(),
+  })
+  .strict();
+
+/** The orthanc-pull adapter (kind 'pull'): Orthanc's change feed, on the source's schedule. */
+@Injectable()
+export class OrthancPullAdapter extends PullAdapter {
+  readonly id = ORTHANC_PULL;
+  readonly capabilities = ['orthanc-changes', 'incremental', 'checkpoint'] as const;
+  protected readonly optionsSchema = optionsSchema;
+
+  constructor(
+    @Inject(STRATA_CONFIG) config: StrataConfig,
+    db: Database,
+    private readonly ingestion: IngestionService,
+  ) {
+    super(config, db);
+  }
+
+  protected pullOnce(
+    source: SourceConfig,
+    observe: (source: string, outcome: IngestResult) => void,
+    signal: AbortSignal,
+    onProgress?: (r: PullResult) => void,
+  ): Promise<PullResult> {
+    const o = source.options as z.infer<typeof optionsSchema>;
+    return new OrthancPuller(this.db, this.ingestion, observe).pull(
+      { name: source.name, url: o.url, username: o.username, password: o.password },
+      onProgress,
+      signal,
+    );
+  }
+}
