@@ -247,6 +247,8 @@ sources:
         ['dimse-push', 'push', true, true],
         ['stow-push', 'push', true, true],
         ['folder-import', 'import', true, true],
+        ['dicomweb-pull', 'pull', true, true],
+        ['orthanc-pull', 'pull', true, true],
       ]);
       // The ledger stays under api/sources beside the list.
       const ledger = await fetch(`${s.httpUrl}/api/sources/web/ledger`, {
