@@ -20,6 +20,11 @@ export interface DatasetSpec {
   rows: number;
   columns: number;
   seed: number;
+  /**
+   * Patients the studies belong to (study n to patient n mod patients); absent: one patient per
+   * study. A patient's studies share its name, sex and birth date.
+   */
+  patients?: number;
 }
 
 export const DATASET_SPECS: readonly DatasetSpec[] = [
@@ -144,19 +149,34 @@ const SCANNERS = [
 ] as const;
 const KERNELS = ['STANDARD', 'BONE', 'LUNG'];
 
+/** The Patient ID of the `study`-th study (from 0) of a dataset. */
+export function patientIdOf(spec: DatasetSpec, study: number): string {
+  return `SB${spec.seed}P${String(study % (spec.patients ?? spec.studies)).padStart(4, '0')}`;
+}
+
 function* plan(spec: DatasetSpec): Generator<{
   path: string;
   study: string;
   build: (pixels: Buffer) => Buffer[];
 }> {
   const rng = new Prng(spec.seed);
+  const patients = new Map<string, { sex: string; name: string; year: number; date: string }>();
   for (let st = 0; st < spec.studies; st++) {
-    const sex = rng.pick(['F', 'M']);
-    const patientId = `SB${spec.seed}P${String(st).padStart(4, '0')}`;
-    const patientName = `${rng.pick(FAMILY)}^${rng.pick(GIVEN)}`;
-    const birthYear = 1940 + rng.int(60);
+    const patientId = patientIdOf(spec, st);
+    // Drawn for every study (the same random sequence whatever `patients`), kept per patient.
+    const drawnSex = rng.pick(['F', 'M']);
+    const drawnName = `${rng.pick(FAMILY)}^${rng.pick(GIVEN)}`;
+    const drawnYear = 1940 + rng.int(60);
     const studyYear = 2020 + rng.int(5);
-    const birthDate = `${birthYear}${String(1 + rng.int(12)).padStart(2, '0')}${String(1 + rng.int(28)).padStart(2, '0')}`;
+    const drawnDate = `${drawnYear}${String(1 + rng.int(12)).padStart(2, '0')}${String(1 + rng.int(28)).padStart(2, '0')}`;
+    const patient = patients.get(patientId) ?? {
+      sex: drawnSex,
+      name: drawnName,
+      year: drawnYear,
+      date: drawnDate,
+    };
+    patients.set(patientId, patient);
+    const { sex, name: patientName, year: birthYear, date: birthDate } = patient;
     const studyDate = `${studyYear}${String(1 + rng.int(12)).padStart(2, '0')}${String(1 + rng.int(28)).padStart(2, '0')}`;
     const studyTime = `${String(7 + rng.int(12)).padStart(2, '0')}${String(rng.int(60)).padStart(2, '0')}${String(rng.int(60)).padStart(2, '0')}`;
     const [studyDescription, bodyPart] = rng.pick(STUDY_DESCRIPTIONS);

@@ -32,6 +32,7 @@ import {
   type SweepResult,
 } from '../src/lifecycle/index.js';
 import { JobRepository } from '../src/tiering/index.js';
+import { positiveInt } from './processes.js';
 import { describeMachine, gitState } from './report.js';
 
 const log = (line: string) => console.error(`[bench:lifecycle] ${line}`);
@@ -53,16 +54,6 @@ export interface CatalogFigures {
   /** Patients without a birth date (no age rule applies to their studies). */
   patientsWithoutBirthDate: number;
   studiesNeverRead: number;
-}
-
-function positiveInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new Error(`${name} must be a positive integer, got '${raw}'`);
-  }
-  return n;
 }
 
 /**

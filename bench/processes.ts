@@ -208,6 +208,17 @@ export function run(
   });
 }
 
+/** A positive integer from the environment variable `name`, or `fallback` when it is unset. */
+export function positiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`${name} must be a positive integer, got '${raw}'`);
+  }
+  return n;
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Fields of /proc/<pid>/status in KiB (VmHWM, VmRSS), or null if the process is gone. */

@@ -32,6 +32,14 @@ export function dcmtkEnv(): NodeJS.ProcessEnv {
   return { ...process.env, TCP_NODELAY: '1' };
 }
 
+/** dcmtk tools report some failures only in their log (exit status 0): look for them too. */
+export function dcmtkProblems(text: string): string[] {
+  return text
+    .split('\n')
+    .filter((l) => /^[EF]: |Store Failed|Status: (Refused|Error)/.test(l))
+    .slice(0, 5);
+}
+
 export interface ReceiverMemory {
   /** VmHWM of the receiver's main process, in bytes. */
   peakRssBytes: number | null;
@@ -53,6 +61,8 @@ export interface Receiver {
   logFile: string;
   startSeconds: number;
   stow?: StowTarget;
+  /** storescp only: the directory it writes the objects it receives to. */
+  storeDir?: string;
   /** How many instances the receiver holds; polls up to `settleMs` for `expected`. */
   count(expected: number, settleMs: number): Promise<{ stored: number; method: string }>;
   memory(): ReceiverMemory;
@@ -71,6 +81,11 @@ export interface StartOptions {
   logFile: string;
   /** Orthanc only: load the DICOMweb plugin (for STOW-RS). */
   dicomweb?: boolean;
+  /**
+   * Strata and Orthanc: known peers by AE title (C-MOVE destinations); with it, Orthanc also lets
+   * CALLING_AET query and retrieve (C-FIND, C-MOVE, C-GET), as Strata does anyone.
+   */
+  peers?: Record<string, { host: string; port: number }>;
 }
 
 async function tail(file: string, lines = 15): Promise<string> {
@@ -221,6 +236,7 @@ async function startStorescp(options: StartOptions): Promise<Receiver> {
     dir,
     logFile,
     startSeconds: (performance.now() - started) / 1000,
+    storeDir,
     count: async (expected, settleMs) => ({
       stored: await pollCount(expected, settleMs, () => countFiles(storeDir)),
       method: 'files written by storescp',
@@ -258,7 +274,20 @@ async function startOrthanc(options: StartOptions): Promise<Receiver> {
     DicomAlwaysAllowStore: false,
     DicomCheckModalityHost: true,
     DicomModalities: {
-      bench: { AET: CALLING_AET, Host: '127.0.0.1', Port: 104, AllowEcho: true, AllowStore: true },
+      bench: {
+        AET: CALLING_AET,
+        Host: '127.0.0.1',
+        Port: 104,
+        AllowEcho: true,
+        AllowStore: true,
+        ...(options.peers ? { AllowFind: true, AllowMove: true, AllowGet: true } : {}),
+      },
+      ...Object.fromEntries(
+        Object.entries(options.peers ?? {}).map(([ae, p]) => [
+          ae,
+          { AET: ae, Host: p.host, Port: p.port, AllowEcho: true, AllowStore: true },
+        ]),
+      ),
     },
     ...(options.dicomweb ? { DicomWeb: { Enable: true, Root: '/dicom-web/' } } : {}),
   };
@@ -334,7 +363,17 @@ async function startStrata(options: StartOptions): Promise<Receiver> {
   const aet = 'STRATA';
   const token = randomBytes(16).toString('hex'); // 32 characters
   const http = `http://127.0.0.1:${httpPort}`;
+  let config: Record<string, string> = {};
+  if (options.peers) {
+    const file = join(dir, 'strata.yaml');
+    const peers = Object.entries(options.peers).map(
+      ([ae, p]) => `    ${ae}: { host: '${p.host}', port: ${p.port} }`,
+    );
+    await writeFile(file, `dicom:\n  peers:\n${peers.join('\n')}\n`);
+    config = { STRATA_CONFIG: file };
+  }
   const env = strataEnv({
+    ...config,
     STRATA_DATA_DIR: dataDir,
     STRATA_DICOM_PORT: String(dicomPort),
     STRATA_HTTP_PORT: String(httpPort),

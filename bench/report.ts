@@ -177,7 +177,8 @@ export async function gitState(root: string): Promise<Report['git']> {
   return { sha, dirty, label: dirty || sha === null ? 'dirty' : sha };
 }
 
-const fmt = (v: number | null | undefined, digits = 1) =>
+/** A figure with `digits` decimals, '-' when there is none. */
+export const fmt = (v: number | null | undefined, digits = 1) =>
   v === null || v === undefined ? '-' : v.toFixed(digits);
 
 const COLUMNS = [
@@ -237,8 +238,30 @@ function markdownTable(
   ].join('\n');
 }
 
-export function markdown(report: Report): string {
+/** Title with the date, the note in bold, the git state and the machine description. */
+export function markdownHeader(
+  title: string,
+  report: Pick<Report, 'date' | 'note' | 'git' | 'machine'>,
+): string {
   const m = report.machine;
+  const when = `${report.date.slice(0, 10)} ${report.date.slice(11, 16)} UTC`;
+  return `# ${title}, ${when}
+
+**${report.note}.**
+
+git: ${report.git.sha ?? 'no commit'}${report.git.dirty ? ' (working tree dirty)' : ''}
+
+## Machine
+
+- CPU: ${m.cpuModel} × ${m.cpuCount}
+- Memory: ${m.totalMemoryGB} GB
+- OS: ${m.os}, kernel ${m.kernel}
+- Node: ${m.node}
+- dcmtk: ${m.dcmtk}
+- Orthanc: ${m.orthanc}`;
+}
+
+export function markdown(report: Report): string {
   const runRows = report.measurements.map((r) => [
     r.receiver,
     r.protocol,
@@ -254,21 +277,7 @@ export function markdown(report: Report): string {
     fmt(r.receiverStartSeconds, 1),
     (r.error ?? '').replace(/\s+/g, ' ').slice(0, 200),
   ]);
-  const when = `${report.date.slice(0, 10)} ${report.date.slice(11, 16)} UTC`;
-  return `# Strata ingest benchmark, ${when}
-
-**${report.note}.**
-
-git: ${report.git.sha ?? 'no commit'}${report.git.dirty ? ' (working tree dirty)' : ''}
-
-## Machine
-
-- CPU: ${m.cpuModel} × ${m.cpuCount}
-- Memory: ${m.totalMemoryGB} GB
-- OS: ${m.os}, kernel ${m.kernel}
-- Node: ${m.node}
-- dcmtk: ${m.dcmtk}
-- Orthanc: ${m.orthanc}
+  return `${markdownHeader('Strata ingest benchmark', report)}
 
 ## Results (medians of ${String(report.settings.repeat)} run(s), each into a fresh receiver)
 

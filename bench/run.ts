@@ -7,13 +7,15 @@
  *   BENCH_REPEAT=3                      runs per measurement (the median is reported)
  *   BENCH_ONLY=strata,storescp,orthanc  receivers to measure
  *   BENCH_DATASETS=ct512k,small52k      datasets (generated into bench/.work/datasets if absent)
- *   BENCH_PROTOCOLS=cstore,stow,tiers,lifecycle
+ *   BENCH_PROTOCOLS=cstore,stow,tiers,lifecycle,retrieve
  *                                       C-STORE, STOW-RS (uses ct512k), the tier benchmark
- *                                       (bench/tiers.ts: a hot → warm move vs raw PutObject, fixity)
- *                                       and the lifecycle benchmark (bench/lifecycle.ts: simulation
+ *                                       (bench/tiers.ts: a hot → warm move vs raw PutObject, fixity),
+ *                                       the lifecycle benchmark (bench/lifecycle.ts: simulation
  *                                       and retention sweep over a synthetic catalog; its size:
- *                                       BENCH_LIFECYCLE_INSTANCES=1000000). Without cstore and stow
- *                                       no receiver is started and no ingest report is written.
+ *                                       BENCH_LIFECYCLE_INSTANCES=1000000) and the query/retrieve
+ *                                       benchmark (bench/retrieve.ts: C-MOVE, C-GET and C-FIND of
+ *                                       Strata beside Orthanc; BENCH_RETRIEVE_QUERIES=200). Without
+ *                                       cstore and stow no ingest report is written.
  *   BENCH_STOW_CONCURRENCY=4            STOW-RS requests in flight
  *   BENCH_STOW_INSTANCES=10             instances per STOW-RS request
  *   BENCH_RUN_TIMEOUT_S=600             bound on one transfer (then recorded as failed)
@@ -28,10 +30,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Dataset, DATASET_SPECS, ensureDataset } from './datasets.js';
 import { runLifecycleBench } from './lifecycle.js';
-import { installCleanup, run, spawnTracked, waitExit } from './processes.js';
+import { installCleanup, positiveInt, run, spawnTracked, waitExit } from './processes.js';
 import {
   CALLING_AET,
   dcmtkEnv,
+  dcmtkProblems,
   ORTHANC_BINARY,
   ORTHANC_DICOMWEB_PLUGIN,
   RECEIVER_KINDS,
@@ -50,6 +53,7 @@ import {
   textTable,
   writeReport,
 } from './report.js';
+import { runRetrieveBench } from './retrieve.js';
 import { stowAll } from './stow.js';
 import { runTierBench } from './tiers.js';
 
@@ -78,16 +82,7 @@ function list(name: string, allowed: readonly string[], fallback: readonly strin
   return items;
 }
 
-function positiveInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1)
-    throw new Error(`${name} must be a positive integer, got '${raw}'`);
-  return n;
-}
-
-const PROTOCOLS = ['cstore', 'stow', 'tiers', 'lifecycle'];
+const PROTOCOLS = ['cstore', 'stow', 'tiers', 'lifecycle', 'retrieve'];
 
 interface Settings {
   root: string;
@@ -160,14 +155,6 @@ async function logTail(file: string, n: number): Promise<string> {
     .join(' | ');
 }
 
-/** storescu reports some failures only in its log (exit status 0): look for them too. */
-function storescuProblems(text: string): string[] {
-  return text
-    .split('\n')
-    .filter((l) => /^[EF]: |Store Failed|Status: (Refused|Error)/.test(l))
-    .slice(0, 5);
-}
-
 interface Transfer {
   ok: boolean;
   seconds: number;
@@ -198,7 +185,7 @@ async function cstoreTransfer(
   const child = spawnTracked('storescu', args, { env: dcmtkEnv(), logFile });
   const exit = await waitExit(child, settings.runTimeoutMs);
   const seconds = (performance.now() - started) / 1000;
-  const problems = storescuProblems(await readFile(logFile, 'utf8').catch(() => ''));
+  const problems = dcmtkProblems(await readFile(logFile, 'utf8').catch(() => ''));
   const details = {
     storescuExitCode: exit.code,
     storescuSignal: exit.signal,
@@ -492,6 +479,15 @@ async function main(): Promise<void> {
       console.log(`written: ${lifecycle.json}\n         ${lifecycle.md}`);
     } catch (error) {
       console.log(`the lifecycle benchmark failed: ${errorText(error)}`);
+      process.exitCode = 1;
+    }
+  }
+  if (settings.protocols.includes('retrieve')) {
+    try {
+      const retrieve = await runRetrieveBench(root);
+      console.log(`written: ${retrieve.json}\n         ${retrieve.md}`);
+    } catch (error) {
+      console.log(`the query/retrieve benchmark failed: ${errorText(error)}`);
       process.exitCode = 1;
     }
   }

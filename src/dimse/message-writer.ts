@@ -3,7 +3,7 @@
 // it can receive.
 
 import { type Socket } from 'node:net';
-import { type Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import { DATA_SET_PRESENT, type DimseCommand, encodeCommand, NO_DATA_SET } from './command.js';
 import { AssociationClosedError } from './errors.js';
 import { printable } from './log-text.js';
@@ -73,6 +73,9 @@ export class MessageWriter {
    * Writes a whole message at once: at once if no streamed message is under way (so a response
    * written before an A-RELEASE-RP goes out before it). Resolves when the socket has room again,
    * which gives multi-response operations flow control. A closed association: nothing happens.
+   *
+   * The socket stays corked until the next tick: messages written one after the other in the
+   * same turn (a batch of C-FIND pending responses) leave in one system call, in order.
    */
   async write(pcId: number, command: DimseCommand, dataset?: Buffer): Promise<void> {
     while (this.busy !== null) await this.busy;
@@ -80,7 +83,12 @@ export class MessageWriter {
     this.socket.cork();
     this.fragments(pcId, true, encodeCommand(command));
     if (dataset !== undefined) this.fragments(pcId, false, dataset);
-    this.socket.uncork();
+    await new Promise<void>((resolve) =>
+      process.nextTick(() => {
+        this.socket.uncork();
+        resolve();
+      }),
+    );
     await this.room();
   }
 
@@ -90,6 +98,10 @@ export class MessageWriter {
    * reading on). The command goes out with the first data fragment, so a source that fails
    * before its first byte leaves nothing on the wire. Rejects with AssociationClosedError if the
    * association ends, or with the source's error; `data` is destroyed on any failure.
+   *
+   * The source's chunks are taken as it pushes them ('data' events: async iteration would
+   * concatenate what it holds, a copy of the data set), and the full fragments of each go out
+   * under one cork: one system call per source chunk, not per fragment.
    */
   async stream(pcId: number, command: DimseCommand, data: Readable): Promise<void> {
     while (this.busy !== null) await this.busy;
@@ -98,10 +110,7 @@ export class MessageWriter {
     const pending: Buffer[] = [];
     let pendingBytes = 0;
     let started = false;
-    const emit = (n: number, last: boolean): void => {
-      this.socket.cork();
-      if (!started) this.fragments(pcId, true, encodeCommand(command));
-      started = true;
+    const fragment = (n: number, last: boolean): void => {
       this.socket.write(encodePDataHeader(pcId, false, last, n));
       for (let left = n; left > 0;) {
         const head = pending[0]!;
@@ -112,22 +121,30 @@ export class MessageWriter {
         left -= piece.length;
       }
       pendingBytes -= n;
+    };
+    /** The full fragments held (and, at the end, the rest as the last one), in one write. */
+    const emit = (end: boolean): void => {
+      // Strictly more than a fragment: a last fragment of exactly maxFragment must wait for the
+      // end of the source to be flagged last.
+      if (!end && pendingBytes <= this.maxFragment) return;
+      this.socket.cork();
+      if (!started) this.fragments(pcId, true, encodeCommand(command));
+      started = true;
+      while (pendingBytes > this.maxFragment) fragment(this.maxFragment, false);
+      if (end) fragment(pendingBytes, true);
       this.socket.uncork();
     };
     try {
       this.checkOpen();
-      for await (const chunk of data as AsyncIterable<Buffer | string>) {
+      await this.consume(data, (chunk) => {
         this.checkOpen();
         const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
         pending.push(buf);
         pendingBytes += buf.length;
-        // Strictly more than a fragment: a last fragment of exactly maxFragment must wait for
-        // the end of the source to be flagged last.
-        while (pendingBytes > this.maxFragment) emit(this.maxFragment, false);
-        await this.room();
-      }
+        emit(false);
+      });
       this.checkOpen();
-      emit(pendingBytes, true);
+      emit(true);
       await this.room();
     } catch (err) {
       if (!data.destroyed) data.destroy();
@@ -154,6 +171,41 @@ export class MessageWriter {
     if (this.closed || !this.socket.writable) {
       throw new AssociationClosedError('association ended while a message was being sent');
     }
+  }
+
+  /**
+   * Hands each chunk of `data` to `take` as the source pushed it, pausing the source while the
+   * socket buffer is full; resolves at its end, rejects with its error or with what `take` threw.
+   */
+  private consume(data: Readable, take: (chunk: Buffer | string) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const settle = (err?: unknown): void => {
+        if (done) return;
+        done = true;
+        data.off('data', onData);
+        stopWatching();
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const onData = (chunk: Buffer | string): void => {
+        try {
+          take(chunk);
+        } catch (err) {
+          data.pause();
+          settle(err);
+          return;
+        }
+        if (this.socket.writableNeedDrain) {
+          data.pause();
+          void this.room().then(() => {
+            if (!done) data.resume();
+          });
+        }
+      };
+      const stopWatching = finished(data, { writable: false }, (err) => settle(err ?? undefined));
+      data.on('data', onData);
+    });
   }
 
   /** Resolves when the socket buffer has drained (or the association ended). */

@@ -163,7 +163,10 @@ export class FindResponseEncoder {
       }
       const value = values[i]!;
       const encoding = slot.kind === 'key' && slot.charsetVr ? textEncoding : 'latin1';
-      let length = typeof value === 'string' ? Buffer.byteLength(value, encoding) : value.length;
+      let length =
+        typeof value === 'string' && encoding === 'utf8'
+          ? Buffer.byteLength(value, encoding)
+          : value.length; // Latin-1: a byte a character
       length += length % 2;
       // A short-length VR cannot say more than 64 KiB: such a value is sent as unknown.
       if (!slot.longLength && length > 0xfffe) {
@@ -178,19 +181,23 @@ export class FindResponseEncoder {
     let at = 0;
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i]!;
+      // Short values: set() and a byte loop are cheaper than a call into Buffer's native code.
       if (slot.kind === 'fixed') {
-        at += slot.bytes.copy(out, at);
+        out.set(slot.bytes, at);
+        at += slot.bytes.length;
         continue;
       }
       if (slot.kind === 'charset' && charset === null) continue;
       const value = values[i]!;
       const length = lengths[i]!;
-      at += slot.header.copy(out, at);
+      out.set(slot.header, at);
+      at += slot.header.length;
       at = slot.longLength ? this.u32(out, length, at) : this.u16(out, length, at);
       const end = at + length;
       if (typeof value === 'string') {
         const encoding = slot.kind === 'key' && slot.charsetVr ? textEncoding : 'latin1';
-        at += out.write(value, at, encoding);
+        if (encoding === 'utf8') at += out.write(value, at, encoding);
+        else for (let c = 0; c < value.length; c++) out[at++] = value.charCodeAt(c);
         // Padding: NUL for UI, space for the other texts (PS3.5 6.2).
         if (at < end) out[at++] = slot.kind === 'key' && slot.vr === 'UI' ? 0x00 : 0x20;
       } else {
@@ -320,6 +327,8 @@ function clamp(v: unknown, bits: 16 | 32): number {
 /** A text value as DICOM writes it: values joined by '\\', PN groups by '=', numbers formatted. */
 export function textOf(vr: string, element: DicomJsonElement | undefined): string {
   const values = element?.Value ?? [];
+  // The usual case: one string value.
+  if (values.length === 1 && typeof values[0] === 'string') return values[0];
   const list = SINGLE_VALUE_VRS.has(vr) ? values.slice(0, 1) : values;
   return list
     .map((v) => {

@@ -32,8 +32,11 @@ import {
  */
 export const MAX_FIND_MATCHES = 10_000;
 
-/** Pending responses sent between two turns of the event loop. */
-const YIELD_EVERY = 64;
+/**
+ * Pending responses sent between two turns of the event loop, written together (one system call)
+ * before their flow control is awaited.
+ */
+const BATCH = 64;
 
 /**
  * The C-FIND SCP of the Patient Root and Study Root Query/Retrieve Information Models
@@ -126,11 +129,16 @@ export class CFindScp implements DimseServiceHandler, OnModuleInit {
       );
     }
     const status = pendingStatus(query);
-    for (let n = 0; n < found.results.length; n++) {
+    for (let from = 0; from < found.results.length; from += BATCH) {
       // Let the socket's reads in now and then: a C-CANCEL-RQ, other associations, HTTP.
-      if (n > 0 && n % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+      if (from > 0) await new Promise((r) => setImmediate(r));
+      const sent: Promise<void>[] = [];
+      for (const match of found.results.slice(from, from + BATCH)) {
+        if (req.signal.aborted) break;
+        sent.push(reply.sendPending({ status, dataset: encoder.encode(match) }));
+      }
+      await Promise.all(sent);
       if (req.signal.aborted) return { status: DimseStatus.Cancel };
-      await reply.sendPending({ status, dataset: encoder.encode(found.results[n]!) });
     }
     return { status: DimseStatus.Success };
   }

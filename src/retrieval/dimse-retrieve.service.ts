@@ -143,18 +143,29 @@ export class DimseRetrieveService implements DimseServiceHandler, OnModuleInit {
     const counts: Counts = { remaining: instances.length, completed: 0, failed: 0, warning: 0 };
     const failedUids: string[] = [];
     let target: SubOperationTarget | null = null;
+    let ahead: ReadAhead | null = null;
     let lastPending = 0;
     let cancelled = false;
     try {
       if (instances.length > 0) {
         target = move ? await this.connect(destination!, instances) : this.sameAssociation(reply);
+        const to = target;
+        ahead = new ReadAhead((n) => {
+          const i = instances[n];
+          // Not opened when the peer takes neither the SOP class nor the stored transfer syntax.
+          if (!i || !to.transferSyntaxes(i.sopClassUid).includes(i.transferSyntaxUid)) return null;
+          return this.blobs.openPlaintext(i.location!, i.studyInstanceUid);
+        });
       }
-      for (const instance of instances) {
+      for (const [n, instance] of instances.entries()) {
         if (req.signal.aborted) {
           cancelled = true;
           break;
         }
-        const ok = await this.subOperation(target!, instance, move ? req : null);
+        const data = await ahead!.take(n);
+        const ok = data
+          ? await this.subOperation(target!, instance, data, move ? req : null)
+          : 'failure';
         counts.remaining--;
         if (ok === 'success') counts.completed++;
         else if (ok === 'warning') counts.warning++;
@@ -178,6 +189,7 @@ export class DimseRetrieveService implements DimseServiceHandler, OnModuleInit {
       counts.failed += counts.remaining;
       counts.remaining = 0;
     } finally {
+      ahead?.close();
       await target?.close().catch(() => undefined);
       await this.auditRetrieve(instances, who, move ? destination!.aeTitle : null, counts);
     }
@@ -263,12 +275,9 @@ export class DimseRetrieveService implements DimseServiceHandler, OnModuleInit {
   private async subOperation(
     target: SubOperationTarget,
     instance: RetrievableInstance,
+    data: Readable,
     move: OtherCommandRequest | null,
   ): Promise<'success' | 'warning' | 'failure'> {
-    if (!target.transferSyntaxes(instance.sopClassUid).includes(instance.transferSyntaxUid)) {
-      return 'failure'; // the peer takes neither the SOP class nor the stored transfer syntax
-    }
-    const data = await this.blobs.openPlaintext(instance.location!, instance.studyInstanceUid);
     const result = await target.store({
       sopClassUid: instance.sopClassUid,
       sopInstanceUid: instance.sopInstanceUid,
@@ -352,6 +361,42 @@ export class DimseRetrieveService implements DimseServiceHandler, OnModuleInit {
     }
   }
 }
+
+/**
+ * The sub-operations' data sets, each opened while the one before it is sent: the next object's
+ * read and decryption (which run until its stream's buffers are full, so one object, or a buffer's
+ * worth of a large one, is held ahead) overlap the transfer of the current one and the peer's
+ * storing of it, instead of following them.
+ */
+class ReadAhead {
+  private next: { index: number; data: Promise<Readable> | null } | null = null;
+
+  /** open: the plaintext of the instance at an index; null when it is not to be sent. */
+  constructor(private readonly open: (index: number) => Promise<Readable> | null) {}
+
+  /** The data set of the instance at `index` (null: not to be sent); opens the next one. */
+  take(index: number): Promise<Readable | null> {
+    const current = this.next?.index === index ? this.next.data : this.start(index);
+    this.next = { index: index + 1, data: this.start(index + 1) };
+    return current ?? Promise.resolve(null);
+  }
+
+  /** Closes what was opened ahead and not taken (its file). */
+  close(): void {
+    void this.next?.data?.then((data) => data.destroy(), noop);
+    this.next = null;
+  }
+
+  private start(index: number): Promise<Readable> | null {
+    const data = this.open(index);
+    // Until it is taken, nothing else listens: a read or decryption error must not go unhandled
+    // (whoever consumes the stream still sees it: the stream is errored).
+    void data?.then((d) => d.on('error', noop), noop);
+    return data;
+  }
+}
+
+const noop = (): void => undefined;
 
 function commandCounts(c: Counts, final?: number): DimseResponse['command'] {
   return {
