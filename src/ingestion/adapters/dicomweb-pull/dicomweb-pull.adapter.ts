@@ -1,9 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { type SourceConfig, STRATA_CONFIG, type StrataConfig } from '../../../config/index.js';
-import { Database } from '../../../database/index.js';
+import { type SourceConfig } from '../../../config/index.js';
 import { type IngestResult } from '../../ingest-request.js';
-import { IngestionService } from '../../ingestion.service.js';
 import { PullAdapter } from '../pull/pull-adapter.js';
 import { type PullResult } from '../pull/pull-result.js';
 import { DICOMWEB_PULL, DicomwebPuller } from './dicomweb-pull.js';
@@ -27,14 +25,6 @@ export class DicomwebPullAdapter extends PullAdapter {
   readonly id = DICOMWEB_PULL;
   readonly capabilities = ['qido-rs', 'wado-rs', 'checkpoint'] as const;
   protected readonly optionsSchema = optionsSchema;
-
-  constructor(
-    @Inject(STRATA_CONFIG) config: StrataConfig,
-    db: Database,
-    private readonly ingestion: IngestionService,
-  ) {
-    super(config, db);
-  }
 
   protected pullOnce(
     source: SourceConfig,

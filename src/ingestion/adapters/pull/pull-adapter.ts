@@ -1,9 +1,10 @@
-import { Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import cron, { type ScheduledTask } from 'node-cron';
 import { type z } from 'zod';
-import { type SourceConfig, type StrataConfig } from '../../../config/index.js';
-import { type Database } from '../../../database/index.js';
+import { type SourceConfig, STRATA_CONFIG, type StrataConfig } from '../../../config/index.js';
+import { Database } from '../../../database/index.js';
 import { type IngestResult } from '../../ingest-request.js';
+import { IngestionService } from '../../ingestion.service.js';
 import {
   type AdapterHealth,
   type AdapterStatus,
@@ -20,6 +21,7 @@ import { type PullResult } from './pull-result.js';
  * lock: a tick a node finds taken is skipped), runs on request (`strata pull`, the API), counters,
  * and the last run of each source for status and health. A subclass says how one run pulls.
  */
+@Injectable()
 export abstract class PullAdapter implements IngestionAdapter {
   abstract readonly id: string;
   readonly kind = 'pull' as const;
@@ -32,9 +34,11 @@ export abstract class PullAdapter implements IngestionAdapter {
   private readonly last = new Map<string, PullResult>();
   private readonly stopping = new AbortController();
 
+  // Subclasses inherit this constructor (and its injection): they declare none.
   constructor(
-    protected readonly config: StrataConfig,
+    @Inject(STRATA_CONFIG) protected readonly config: StrataConfig,
     protected readonly db: Database,
+    protected readonly ingestion: IngestionService,
   ) {}
 
   /** One run of a source: from its checkpoint until it is drained (or stopped, or failed). */
