@@ -32,6 +32,7 @@ describe.runIf(run)('C-MOVE and C-GET with dcmtk', () => {
   let b: Instance[];
   let big: Instance[];
   const bigStudy = newUid();
+  let dropperPort = 0;
 
   const args = (level: string, keys: Record<string, string>, root = '-S') => [
     root,
@@ -63,6 +64,7 @@ describe.runIf(run)('C-MOVE and C-GET with dcmtk', () => {
     const destPort = await freePort();
     const refusePort = await freePort();
     const deadPort = await freePort();
+    dropperPort = await freePort();
     storescp = await startListeningTool(
       'storescp',
       ['-aet', 'STORESCP', '-od', received, String(destPort)],
@@ -76,6 +78,7 @@ dicom:
     STORESCP: { host: 127.0.0.1, port: ${destPort} }
     REFUSER: { host: 127.0.0.1, port: ${refusePort} }
     GONE: { host: 127.0.0.1, port: ${deadPort} }
+    DROPPER: { host: 127.0.0.1, port: ${dropperPort} }
 fixity:
   schedule: 'off'
 `,
@@ -201,6 +204,41 @@ fixity:
       ...args('STUDY', { StudyInstanceUID: studyA }),
     ]);
     expect(`${r.stdout}${r.stderr}`).toMatch(/Refused: OutOfResourcesSubOperations/);
+  });
+
+  it('a destination that dies mid-transfer: the rest fail, the archive goes on serving', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-move-dropper-'));
+    const dropper = await startListeningTool(
+      'storescp',
+      ['-aet', 'DROPPER', '-od', dir, String(dropperPort)],
+      dropperPort,
+    );
+    try {
+      const moving = runTool('movescu', [
+        '-v',
+        '-aem',
+        'DROPPER',
+        ...args('STUDY', { StudyInstanceUID: bigStudy }),
+      ]);
+      // Killed as soon as the first instance has arrived.
+      const deadline = Date.now() + 30_000;
+      while (readdirSync(dir).length === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 5));
+      dropper.child.kill('SIGKILL');
+      const r = await moving;
+      expect(`${r.stdout}${r.stderr}`).toMatch(/Final Move Response \((Warning|Refused|Failed)/);
+      expect(readdirSync(dir).length).toBeLessThan(big.length);
+    } finally {
+      await dropper.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const again = await runTool('movescu', [
+      '-aem',
+      'STORESCP',
+      ...args('STUDY', { StudyInstanceUID: studyA }),
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    expectReceived(a);
   });
 
   it('a cancelled C-MOVE stops between sub-operations', async () => {
