@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { connect as connectTcp, type Socket } from 'node:net';
+import { type Readable } from 'node:stream';
 import { CommandDecodeError } from './command.js';
 import { DEFAULT_MAX_PDU_LENGTH } from './dimse-server.js';
 import { DimseExchange } from './dimse-exchange.js';
@@ -38,7 +39,10 @@ import {
   type DimseLogger,
   type DimseResult,
   type EventReportRequest,
+  type OutgoingQueryRequest,
   type OutgoingStoreRequest,
+  type QueryResponse,
+  type StoreRequest,
 } from './types.js';
 
 export interface DimseClientOptions {
@@ -55,6 +59,11 @@ export interface DimseClientOptions {
   /** How long a sent request (or A-RELEASE-RQ) waits for its answer before we abort. Default 60 s. */
   responseTimeoutMs?: number;
   logger?: DimseLogger;
+  /**
+   * Takes the C-STORE-RQs the peer sends on this association: a C-GET's sub-operations, on the
+   * storage contexts proposed with the SCP role for us. Absent: they are refused (0x0211).
+   */
+  onStore?(req: StoreRequest, data: Readable): Promise<DimseResult>;
 }
 
 /** How a DimseClient association ended: we or the peer released it, either side aborted it, or
@@ -177,6 +186,16 @@ export class DimseClient {
     return this.requests().store(req);
   }
 
+  /**
+   * Sends a C-FIND-RQ, C-MOVE-RQ or C-GET-RQ and resolves with the final response; pending ones
+   * (matches, progress) go to req.onPending as they come. Aborting req.signal sends a C-CANCEL-RQ.
+   * Rejects like store() (NoPresentationContextError, AssociationClosedError, DimseTimeoutError:
+   * the timeout counts from the last sign of the peer working, not from the request).
+   */
+  async query(req: OutgoingQueryRequest): Promise<QueryResponse> {
+    return this.requests().query(req);
+  }
+
   /** Sends an N-EVENT-REPORT-RQ on a context where we are SCP and resolves with its response. */
   async eventReport(req: EventReportRequest): Promise<DimseResult> {
     return this.requests().eventReport(req);
@@ -291,7 +310,9 @@ export class DimseClient {
         ac.userInfo.maxPduLength,
         this.opts.maxPduLength ?? DEFAULT_MAX_PDU_LENGTH,
       ),
-      handlers: REFUSE_REQUESTS,
+      handlers: this.opts.onStore
+        ? { ...REFUSE_REQUESTS, onStore: (req, data) => this.opts.onStore!(req, data) }
+        : REFUSE_REQUESTS,
       streamHighWaterMark: 64 * 1024,
       debug: (msg) => this.debug(msg),
       onInternalError: (err) => {

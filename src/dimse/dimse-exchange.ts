@@ -30,6 +30,9 @@ import {
   type StoreRequest,
 } from './types.js';
 
+/** A response's data set (C-FIND identifier, failed SOP instance list) is small; more is hostile. */
+const MAX_RESPONSE_DATA_SET = 16 * 1024 * 1024;
+
 export interface ExchangeSetup {
   socket: Socket;
   info: AssociationInfo;
@@ -50,6 +53,13 @@ export interface ExchangeSetup {
   responseTimeoutMs?: number;
   /** A response to one of our requests did not come in time: the association must abort. */
   onResponseTimeout?(): void;
+}
+
+interface ResponseData {
+  readonly pcId: number;
+  readonly command: DimseCommand;
+  readonly parts: Buffer[];
+  length: number;
 }
 
 interface Operation {
@@ -86,8 +96,8 @@ export class DimseExchange {
   private receiving: Operation | null = null;
   /** The stream whose full buffer paused the socket, if any. */
   private pausedBy: DatasetStream | null = null;
-  /** Context of a response's data set being dropped (0 = none): we keep no response data. */
-  private discardingPcId = 0;
+  /** A response to a request of ours whose data set is arriving (a C-FIND match...). */
+  private responseData: ResponseData | null = null;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(private readonly setup: ExchangeSetup) {
@@ -123,7 +133,7 @@ export class DimseExchange {
 
   /** Part of a message (command or data set) has arrived but not all of it. */
   get midMessage(): boolean {
-    return this.receiving !== null || this.discardingPcId !== 0 || this.commandParts.length > 0;
+    return this.receiving !== null || this.responseData !== null || this.commandParts.length > 0;
   }
 
   /**
@@ -160,7 +170,7 @@ export class DimseExchange {
     }
     this.receiving = null;
     this.pausedBy = null;
-    this.discardingPcId = 0;
+    this.responseData = null;
     this.writer.close();
     this.requests.close(new AssociationClosedError('association ended before the response came'));
   }
@@ -178,7 +188,7 @@ export class DimseExchange {
     this.pdvIsCommand = isCommand;
     this.pdvIsLast = isLast;
     if (isCommand) {
-      if (this.receiving !== null || this.discardingPcId !== 0) {
+      if (this.receiving !== null || this.responseData !== null) {
         throw unexpected('command PDV while a data set is incomplete');
       }
       if (this.commandPcId !== 0 && this.commandPcId !== pcId) {
@@ -188,8 +198,11 @@ export class DimseExchange {
         throw new PduError('command set too long');
       }
       this.commandPcId = pcId;
-    } else if (this.discardingPcId !== 0) {
-      if (this.discardingPcId !== pcId) throw unexpected('data set PDV on another context');
+    } else if (this.responseData !== null) {
+      if (this.responseData.pcId !== pcId) throw unexpected('data set PDV on another context');
+      if (this.responseData.length + length > MAX_RESPONSE_DATA_SET) {
+        throw new PduError('response data set too long');
+      }
     } else if (this.receiving?.pcId !== pcId || this.commandParts.length > 0) {
       throw unexpected('data set PDV without a matching command');
     }
@@ -202,7 +215,12 @@ export class DimseExchange {
       return;
     }
     this.stats.bytesReceived += slice.length;
-    if (this.discardingPcId !== 0) return;
+    const response = this.responseData;
+    if (response !== null) {
+      response.parts.push(slice);
+      response.length += slice.length;
+      return;
+    }
     const op = this.receiving;
     if (op === null || op.discard || op.data === null) return;
     const stream = op.data;
@@ -218,7 +236,7 @@ export class DimseExchange {
   pdvEnd(): void {
     if (!this.pdvIsLast) return;
     if (this.pdvIsCommand) this.completeCommand();
-    else if (this.discardingPcId !== 0) this.discardingPcId = 0;
+    else if (this.responseData !== null) this.completeResponseData(this.responseData);
     else if (this.receiving !== null) this.completeData(this.receiving);
   }
 
@@ -252,13 +270,15 @@ export class DimseExchange {
       return;
     }
     if ((field & 0x8000) !== 0) {
-      // A response to a request of ours (C-STORE-RSP, N-EVENT-REPORT-RSP), never an operation.
-      this.requests.onResponse(command);
-      // An N-EVENT-REPORT-RSP may carry an Event Reply; nobody asks for it, so it is dropped.
-      if (hasDataSet(command)) this.discardingPcId = pcId;
+      // A response to a request of ours (C-STORE-RSP, C-FIND-RSP...), never an operation; one
+      // with a data set (a C-FIND match, an Event Reply) is handed over once that is in.
+      if (hasDataSet(command)) this.responseData = { pcId, command, parts: [], length: 0 };
+      else this.requests.onResponse(command, null);
       return;
     }
     if (command.messageId === undefined) throw new PduError('DIMSE request without MessageID');
+    // The peer is working for a request of ours (a C-GET's C-STORE sub-operations).
+    this.requests.peerActive();
 
     let resolveDataDone!: () => void;
     const dataDone = new Promise<void>((resolve) => (resolveDataDone = resolve));
@@ -281,6 +301,12 @@ export class DimseExchange {
     else resolveDataDone();
     this.active.add(op);
     this.enqueue(() => this.run(op));
+  }
+
+  private completeResponseData(data: ResponseData): void {
+    this.responseData = null;
+    const bytes = data.parts.length === 1 ? data.parts[0]! : Buffer.concat(data.parts, data.length);
+    this.requests.onResponse(data.command, bytes);
   }
 
   private completeData(op: Operation): void {

@@ -37,6 +37,8 @@ export type {
   DimseServerOptions,
   EventReportRequest,
   OtherCommandRequest,
+  OutgoingQueryRequest,
   OutgoingStoreRequest,
+  QueryResponse,
   StoreRequest,
 } from './types.js';

@@ -4,12 +4,26 @@
 // association). One request at a time: we never negotiate an asynchronous operations window, so
 // the default of one outstanding operation per invoker applies (PS3.7 D.3.3.3).
 
-import { CommandField, DATA_SET_PRESENT, type DimseCommand } from './command.js';
+import { CommandField, DATA_SET_PRESENT, type DimseCommand, NO_DATA_SET } from './command.js';
 import { DimseTimeoutError, NoPresentationContextError } from './errors.js';
 import { type MessageWriter } from './message-writer.js';
 import { type AcceptedContext } from './negotiation.js';
 import { AbortReason, PduError } from './pdu.js';
-import { type DimseResult, type EventReportRequest, type OutgoingStoreRequest } from './types.js';
+import { statusCategory } from './status.js';
+import {
+  type DimseResult,
+  type EventReportRequest,
+  type OutgoingQueryRequest,
+  type OutgoingStoreRequest,
+  type QueryResponse,
+} from './types.js';
+
+/** The response command fields of the requests that may get pending responses. */
+const MULTI_RESPONSE = new Set<number>([
+  CommandField.CFindRsp,
+  CommandField.CMoveRsp,
+  CommandField.CGetRsp,
+]);
 
 export interface OutgoingRequestsSetup {
   writer: MessageWriter;
@@ -27,10 +41,12 @@ export interface OutgoingRequestsSetup {
 interface Awaited {
   readonly messageId: number;
   readonly responseField: number;
+  /** Pending responses (C-FIND, C-MOVE, C-GET) go here; the final one settles the request. */
+  readonly onPending: ((response: QueryResponse) => void) | undefined;
   /** The request is entirely on the wire: from now on only the peer can make progress. */
   sent: boolean;
   timer: NodeJS.Timeout | null;
-  resolve(response: DimseCommand): void;
+  resolve(response: QueryResponse): void;
   reject(err: unknown): void;
 }
 
@@ -74,7 +90,7 @@ export class OutgoingRequests {
       req.data.destroy();
       throw new NoPresentationContextError(req.sopClassUid, req.transferSyntaxUid);
     }
-    const result = this.invoke(CommandField.CStoreRsp, (messageId) =>
+    const result = this.invokeSimple(CommandField.CStoreRsp, (messageId) =>
       this.setup.writer.stream(
         pcId,
         {
@@ -109,7 +125,7 @@ export class OutgoingRequests {
     if (pcId === undefined) {
       throw new NoPresentationContextError(req.sopClassUid, req.transferSyntaxUid);
     }
-    return this.invoke(CommandField.NEventReportRsp, (messageId) =>
+    return this.invokeSimple(CommandField.NEventReportRsp, (messageId) =>
       this.setup.writer.write(
         pcId,
         {
@@ -125,8 +141,62 @@ export class OutgoingRequests {
     );
   }
 
-  /** A response arrived (command field with the 0x8000 bit): settles the request it answers. */
-  onResponse(command: DimseCommand): void {
+  /**
+   * Sends a C-FIND-RQ, C-MOVE-RQ or C-GET-RQ with its identifier; each pending response goes to
+   * req.onPending, and the promise resolves with the final one. An abort of req.signal while the
+   * peer works sends a C-CANCEL-RQ (once); the peer still answers with a final response.
+   */
+  async query(req: OutgoingQueryRequest): Promise<QueryResponse> {
+    const pcId = this.findContext(
+      (c) =>
+        c.abstractSyntax === req.sopClassUid &&
+        c.transferSyntax === req.transferSyntaxUid &&
+        c.weAreScu,
+    );
+    if (pcId === undefined) {
+      throw new NoPresentationContextError(req.sopClassUid, req.transferSyntaxUid);
+    }
+    let messageId = 0;
+    const cancel = (): void => {
+      if (messageId === 0 || this.awaited?.messageId !== messageId) return;
+      void this.setup.writer.write(pcId, {
+        commandField: CommandField.CCancelRq,
+        messageIdBeingRespondedTo: messageId,
+        commandDataSetType: NO_DATA_SET,
+      });
+    };
+    req.signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      return await this.invoke(
+        req.commandField | 0x8000,
+        async (id) => {
+          messageId = id;
+          await this.setup.writer.write(
+            pcId,
+            {
+              commandField: req.commandField,
+              messageId: id,
+              affectedSopClassUid: req.sopClassUid,
+              priority: req.priority ?? 0,
+              moveDestination: req.moveDestination,
+              commandDataSetType: DATA_SET_PRESENT,
+            },
+            req.identifier,
+          );
+          if (req.signal?.aborted) cancel();
+        },
+        req.onPending,
+      );
+    } finally {
+      req.signal?.removeEventListener('abort', cancel);
+    }
+  }
+
+  /**
+   * A response arrived (command field with the 0x8000 bit), with its data set if it has one: a
+   * pending one goes to the request's onPending, a final one settles the request it answers.
+   */
+  onResponse(command: DimseCommand, dataset: Buffer | null): void {
     const awaited = this.awaited;
     if (awaited === null || command.messageIdBeingRespondedTo !== awaited.messageId) {
       throw new PduError(
@@ -140,8 +210,31 @@ export class OutgoingRequests {
         AbortReason.UnexpectedPduParameter,
       );
     }
+    const response: QueryResponse = {
+      status: command.status,
+      errorComment: command.errorComment,
+      command,
+      dataset,
+    };
+    if (statusCategory(command.status) === 'pending' && MULTI_RESPONSE.has(awaited.responseField)) {
+      this.peerActive();
+      awaited.onPending?.(response);
+      return;
+    }
     this.settle(awaited);
-    awaited.resolve(command);
+    awaited.resolve(response);
+  }
+
+  /**
+   * The peer shows it is working on our request (a pending response, a C-GET's C-STORE
+   * sub-operation): the response timeout starts again, since it bounds silence, not the work.
+   */
+  peerActive(): void {
+    const awaited = this.awaited;
+    const ms = this.setup.responseTimeoutMs;
+    if (awaited?.timer == null || ms === undefined) return;
+    clearTimeout(awaited.timer);
+    awaited.timer = setTimeout(() => this.timeOut(awaited, ms), ms);
   }
 
   /** The association ended: the request in flight and any later one reject with err. */
@@ -154,17 +247,26 @@ export class OutgoingRequests {
     }
   }
 
+  /** A request with one response: its status and comment. */
+  private async invokeSimple(
+    responseField: number,
+    send: (messageId: number) => Promise<void>,
+  ): Promise<DimseResult> {
+    const response = await this.invoke(responseField, send);
+    return { status: response.status, errorComment: response.errorComment };
+  }
+
   /** Queues a request behind the previous one; send() writes it with the given Message ID. */
   private invoke(
     responseField: number,
     send: (messageId: number) => Promise<void>,
-  ): Promise<DimseResult> {
+    onPending?: (response: QueryResponse) => void,
+  ): Promise<QueryResponse> {
     this.queued++;
-    const run = async (): Promise<DimseResult> => {
+    const run = async (): Promise<QueryResponse> => {
       try {
         if (this.closedBy !== null) throw this.closedBy;
-        const response = await this.exchange(responseField, send);
-        return { status: response.status!, errorComment: response.errorComment };
+        return await this.exchange(responseField, send, onPending);
       } finally {
         this.queued--;
         this.setup.onSettled();
@@ -178,14 +280,16 @@ export class OutgoingRequests {
   private async exchange(
     responseField: number,
     send: (messageId: number) => Promise<void>,
-  ): Promise<DimseCommand> {
+    onPending: ((response: QueryResponse) => void) | undefined,
+  ): Promise<QueryResponse> {
     // Message IDs: 1..65535 and round again; with one request at a time they never collide.
     this.lastMessageId = (this.lastMessageId % 0xffff) + 1;
     let awaited!: Awaited;
-    const response = new Promise<DimseCommand>((resolve, reject) => {
+    const response = new Promise<QueryResponse>((resolve, reject) => {
       awaited = {
         messageId: this.lastMessageId,
         responseField,
+        onPending,
         sent: false,
         timer: null,
         resolve,

@@ -90,6 +90,35 @@ export interface OutgoingStoreRequest {
   moveOriginator?: { aet: string; messageId: number };
 }
 
+/** A C-FIND, C-MOVE or C-GET we send as the SCU (DimseClient): pulling from a PACS. */
+export interface OutgoingQueryRequest {
+  /** CommandField.CFindRq, CMoveRq or CGetRq. */
+  commandField: number;
+  /** The information model, e.g. Study Root Query/Retrieve - FIND. */
+  sopClassUid: string;
+  /** The identifier, encoded in transferSyntaxUid. */
+  identifier: Buffer;
+  /** A context of sopClassUid must have accepted it (acceptedTransferSyntaxes tells which). */
+  transferSyntaxUid: string;
+  /** C-MOVE: the AE title the peer sends the instances to. */
+  moveDestination?: string;
+  /** 0 medium (default), 1 high, 2 low. */
+  priority?: number;
+  /** Aborting sends a C-CANCEL-RQ; the final response then normally has status Cancel (0xFE00). */
+  signal?: AbortSignal;
+  /** Each pending response, in order: a C-FIND match, a C-MOVE/C-GET progress report. */
+  onPending?(response: QueryResponse): void;
+}
+
+/** A response to an OutgoingQueryRequest. */
+export interface QueryResponse extends DimseResult {
+  /** The whole response command (sub-operation counters...). */
+  command: DimseCommand;
+  /** Its data set in the context's transfer syntax: a C-FIND match; on a C-MOVE/C-GET failure,
+   *  the Failed SOP Instance UID List. Null when it has none. */
+  dataset: Buffer | null;
+}
+
 /** An N-EVENT-REPORT-RQ we send as the SCP of sopClassUid (Storage Commitment results). */
 export interface EventReportRequest {
   sopClassUid: string;
