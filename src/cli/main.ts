@@ -23,7 +23,7 @@ commands:
   keys        the archive's OpenPGP keys: list, add-recipient, rotate, retire (strata keys --help)
   policy      lifecycle policies: validate, explain a study, simulate (strata policy --help)
   hold        legal holds: place, release, list (strata hold --help)
-  pull        run a pull source now (orthanc-pull, dicomweb-pull) from its checkpoint (--help)
+  pull        run a pull source now (dimse-pull, dicomweb-pull, orthanc-pull) from its checkpoint
   sweep       run a lifecycle sweep now: retention, tiering or purge (strata sweep --help)
   help        show this help
 

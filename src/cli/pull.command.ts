@@ -6,6 +6,8 @@ import { DimseModule } from '../dimse/index.js';
 import {
   DicomwebPullAdapter,
   DicomwebPullModule,
+  DimsePullAdapter,
+  DimsePullModule,
   OrthancPullAdapter,
   OrthancPullModule,
   type PullAdapter,
@@ -15,10 +17,12 @@ import {
 export const PULL_USAGE = `usage: strata pull SOURCE [--json]
 
 Runs a pull source of the config file now, in this process: from its checkpoint until the source
-is drained (orthanc-pull: Orthanc's change feed; dicomweb-pull: QIDO-RS + WADO-RS by study). Every
-instance goes through the ingestion pipeline; the checkpoint is saved as it goes, so a run that
+is drained (orthanc-pull: Orthanc's change feed; dicomweb-pull: QIDO-RS + WADO-RS by study;
+dimse-pull: C-FIND + C-MOVE or C-GET by study). Every instance goes through the ingestion pipeline; the checkpoint is saved as it goes, so a run that
 stops (the source went away, Ctrl-C, a crash) goes on from there next time, and a run with nothing
 new fetches nothing. Prints what was fetched, stored, already there and refused.
+A dimse-pull source retrieving with C-MOVE needs the server running: the PACS sends the instances
+to its DICOM port (moveDestination), where they are recorded under the source.
 Exits 0 when the source was drained, 1 when the run stopped early, 2 on a usage error.`;
 
 @Module({})
@@ -33,6 +37,7 @@ class PullCliModule {
         DimseModule,
         OrthancPullModule,
         DicomwebPullModule,
+        DimsePullModule,
       ],
     };
   }
@@ -70,9 +75,14 @@ export async function pullCommand(
   }
   const config = loadConfig();
   const source = config.sources[name];
-  if (!source || (source.adapter !== 'orthanc-pull' && source.adapter !== 'dicomweb-pull')) {
+  const adapters = {
+    'orthanc-pull': OrthancPullAdapter,
+    'dicomweb-pull': DicomwebPullAdapter,
+    'dimse-pull': DimsePullAdapter,
+  } as const;
+  if (!source || !(source.adapter in adapters)) {
     console.error(
-      `strata: '${name}' is not a configured pull source (orthanc-pull, dicomweb-pull)`,
+      `strata: '${name}' is not a configured pull source (${Object.keys(adapters).join(', ')})`,
     );
     return 2;
   }
@@ -84,10 +94,7 @@ export async function pullCommand(
     },
   );
   try {
-    const adapter: PullAdapter =
-      source.adapter === 'orthanc-pull'
-        ? app.get(OrthancPullAdapter)
-        : app.get(DicomwebPullAdapter);
+    const adapter: PullAdapter = app.get(adapters[source.adapter as keyof typeof adapters]);
     let shown = 0;
     const result = await adapter.run(name, (r) => {
       if (r.fetched - shown >= 50) {

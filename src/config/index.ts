@@ -13,3 +13,4 @@ export {
   type TierConfig,
   type TierName,
 } from './strata-config.js';
+export { inWindow, parseTimeWindow, type TimeWindow } from './time-window.js';

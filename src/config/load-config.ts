@@ -4,6 +4,7 @@ import cron from 'node-cron';
 import { parseDocument } from 'yaml';
 import { type ZodError } from 'zod';
 import { ConfigError } from './config-error.js';
+import { parseTimeWindow } from './time-window.js';
 import { configFileSchema, envSchema, type ConfigFile } from './config.schema.js';
 import { sourceSettings } from './source-settings.js';
 import {
@@ -143,22 +144,6 @@ const DEFAULT_SCHEDULES: Record<SweepName, string> = {
   purge: '0 2 * * *',
 };
 
-function parseWindow(key: string, text: string | undefined): { from: number; to: number } | null {
-  if (text === undefined || text === 'any') return null;
-  const m = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/.exec(text.trim());
-  if (!m) {
-    throw new ConfigError(
-      `config file: lifecycle.windows.${key}: '${text}' is not a window such as '22:00-06:00'`,
-    );
-  }
-  const from = Number(m[1]) * 60 + Number(m[2]);
-  const to = Number(m[3]) * 60 + Number(m[4]);
-  if (from === to) {
-    throw new ConfigError(`config file: lifecycle.windows.${key}: the window is empty`);
-  }
-  return { from, to };
-}
-
 function lifecycleSettings(
   f: ConfigFile['lifecycle'],
   testNow: string | undefined,
@@ -173,7 +158,7 @@ function lifecycleSettings(
       );
     }
     schedules[name] = schedule === 'off' ? null : schedule;
-    windows[name] = parseWindow(name, f?.windows?.[name]);
+    windows[name] = parseTimeWindow(`lifecycle.windows.${name}`, f?.windows?.[name]);
   }
   return {
     schedules,

@@ -27,3 +27,5 @@ export { DicomwebPullModule } from './adapters/dicomweb-pull/dicomweb-pull.modul
 export { DicomwebPullAdapter } from './adapters/dicomweb-pull/dicomweb-pull.adapter.js';
 export { PullAdapter } from './adapters/pull/pull-adapter.js';
 export { type PullResult } from './adapters/pull/pull-result.js';
+export { DimsePullModule } from './adapters/dimse-pull/dimse-pull.module.js';
+export { DimsePullAdapter } from './adapters/dimse-pull/dimse-pull.adapter.js';

@@ -8,13 +8,18 @@ import {
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import cron, { type ScheduledTask } from 'node-cron';
-import { STRATA_CONFIG, SWEEP_NAMES, type StrataConfig, type SweepName } from '../config/index.js';
+import {
+  inWindow,
+  STRATA_CONFIG,
+  SWEEP_NAMES,
+  type StrataConfig,
+  type SweepName,
+} from '../config/index.js';
 import { AuditService } from '../audit/index.js';
 import { Database } from '../database/index.js';
 import { Clock } from './clock.js';
 import { LeaseRepository } from './lease.repository.js';
 import { LIFECYCLE_OPTIONS, type LifecycleOptions, Sweeps } from './sweeps.service.js';
-import { inWindow } from './window.js';
 
 export type TickOutcome = 'ran' | 'claimed-elsewhere' | 'paused' | 'outside-window';
 

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AuditService } from '../audit/index.js';
-import { STRATA_CONFIG, type StrataConfig, type SweepName } from '../config/index.js';
+import { inWindow, STRATA_CONFIG, type StrataConfig, type SweepName } from '../config/index.js';
 import { Database } from '../database/index.js';
 import { type Job, JobRepository, TierMover } from '../tiering/index.js';
 import { Clock } from './clock.js';
@@ -18,7 +18,6 @@ import { FactsRepository, type StudyRecord } from './facts.repository.js';
 import { holdsCovering, HoldRepository } from './hold.repository.js';
 import { PolicyStore } from './policy-store.service.js';
 import { Purger } from './purger.service.js';
-import { inWindow } from './window.js';
 
 export const LIFECYCLE_OPTIONS = Symbol('LIFECYCLE_OPTIONS');
 

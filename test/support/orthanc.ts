@@ -17,6 +17,8 @@ export interface OrthancPeer {
   /** The tail of Orthanc's log. */
   log(): string;
   stop(): Promise<void>;
+  /** SIGKILL: the PACS crashes, its associations drop at once. */
+  kill(): Promise<void>;
 }
 
 /**
@@ -111,8 +113,16 @@ export async function startOrthanc(
     log: () => log,
     file: async (id) =>
       Buffer.from(await (await fetch(`${http}/instances/${id}/file`)).arrayBuffer()),
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((done) => child.once('exit', done));
+        child.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
     stop: async () => {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         await new Promise<void>((done) => {
           const t = setTimeout(() => child.kill('SIGKILL'), 10_000);

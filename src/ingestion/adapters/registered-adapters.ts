@@ -1,5 +1,7 @@
 import { DicomwebPullAdapter } from './dicomweb-pull/dicomweb-pull.adapter.js';
 import { DicomwebPullModule } from './dicomweb-pull/dicomweb-pull.module.js';
+import { DimsePullAdapter } from './dimse-pull/dimse-pull.adapter.js';
+import { DimsePullModule } from './dimse-pull/dimse-pull.module.js';
 import { DimsePushModule } from './dimse-push/dimse-push.module.js';
 import { DimsePushService } from './dimse-push/dimse-push.service.js';
 import { FolderImportAdapter } from './folder-import/folder-import.adapter.js';
@@ -21,4 +23,5 @@ export const REGISTERED_ADAPTERS = [
   { module: FolderImportModule, adapter: FolderImportAdapter },
   { module: DicomwebPullModule, adapter: DicomwebPullAdapter },
   { module: OrthancPullModule, adapter: OrthancPullAdapter },
+  { module: DimsePullModule, adapter: DimsePullAdapter },
 ];

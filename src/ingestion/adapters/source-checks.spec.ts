@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type SourceConfig, type StrataConfig } from '../../config/index.js';
 import { type IngestionAdapter } from './adapter.js';
+import { DimsePullAdapter } from './dimse-pull/dimse-pull.adapter.js';
 import { DimsePushService } from './dimse-push/dimse-push.service.js';
 import { FolderImportAdapter } from './folder-import/folder-import.adapter.js';
 import { StowPushAdapter } from './stow-push/stow-push.adapter.js';
@@ -24,6 +25,7 @@ function adapters(sources: SourceConfig[]): Record<string, IngestionAdapter> {
     'dimse-push': new DimsePushService(config, none, none, none),
     'stow-push': new StowPushAdapter(config),
     'folder-import': new FolderImportAdapter(config, none, none),
+    'dimse-pull': new DimsePullAdapter(config, none, none),
   };
 }
 
@@ -58,6 +60,32 @@ describe("adapters' source checks", () => {
       'a drop folder',
       source('f', 'folder-import', { options: { path: '/d', stableSeconds: 3 } }),
       [],
+    ],
+    [
+      'a dimse-pull source draining a PACS by date, gently, at night',
+      source('d', 'dimse-pull', {
+        peer: 'OLDPACS',
+        options: {
+          query: { StudyDate: '20150101-20151231', ModalitiesInStudy: 'CT' },
+          associations: 2,
+          instancesPerSecond: 20,
+          window: '20:00-06:00',
+          retrieve: 'get',
+        },
+      }),
+      [],
+    ],
+    [
+      'a dimse-pull source without its PACS, with a key C-FIND has not and a bad window',
+      source('d', 'dimse-pull', {
+        options: { query: { InstitutionName: 'X' }, window: '8-18', retrieve: 'fetch' },
+      }),
+      [
+        'retrieve: Invalid option: expected one of "move"|"get"',
+        `query: 'InstitutionName' is not a study query key (StudyDate, StudyTime, AccessionNumber, ModalitiesInStudy, ReferringPhysicianName, StudyDescription, PatientName, PatientID, StudyInstanceUID, StudyID)`,
+        'peer: a dimse-pull source names the PACS it pulls from (dicom.peers)',
+        "window: '8-18' is not a window such as '22:00-06:00'",
+      ],
     ],
   ];
   it.each(cases)('%s', (_name, s, problems) => {

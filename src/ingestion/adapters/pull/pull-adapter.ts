@@ -73,7 +73,8 @@ export abstract class PullAdapter implements IngestionAdapter {
   }
 
   async health(): Promise<AdapterHealth> {
-    const failed = [...this.last].filter(([, r]) => r.error && r.error !== 'stopped');
+    // A run stopped on purpose ('stopped', 'stopped: outside the schedule window') is healthy.
+    const failed = [...this.last].filter(([, r]) => r.error && !r.error.startsWith('stopped'));
     if (failed.length > 0) {
       return { ok: false, detail: failed.map(([n, r]) => `${n}: ${r.error}`).join('; ') };
     }
@@ -122,7 +123,8 @@ export abstract class PullAdapter implements IngestionAdapter {
           onProgress,
         );
         this.last.set(name, r);
-        if (r.error && r.error !== 'stopped') this.logger.warn(`${this.id} ${name}: ${r.error}`);
+        if (r.error && !r.error.startsWith('stopped'))
+          this.logger.warn(`${this.id} ${name}: ${r.error}`);
         return r;
       } finally {
         await conn
