@@ -23,7 +23,9 @@ export class AuditService {
 
   /** For events that are not a change (queries, retrievals, refusals): its own transaction. */
   recordAlone(event: AuditEvent): Promise<void> {
-    return this.db.transaction((tx) => this.repo.append(tx, event));
+    // One statement is its own transaction: the append (chain lock and row) commits as one, in
+    // one round trip instead of BEGIN, append, COMMIT. Every C-FIND waits for it before answering.
+    return this.repo.append(this.db, event);
   }
 
   list(filter: Parameters<AuditRepository['list']>[1]): Promise<AuditRow[]> {

@@ -1,7 +1,7 @@
 import { close as closeFd } from 'node:fs';
-import { mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   type BlobBackend,
   type ByteRange,
@@ -119,6 +119,10 @@ export class FilesystemBackend implements BlobBackend {
     const path = this.pathOf(key);
     // Open first so a missing object fails here, not later inside a response stream.
     const handle = await open(path, 'r');
+    if (range === undefined) {
+      const whole = await readSmall(handle);
+      if (whole !== null) return Readable.from([whole], { objectMode: false });
+    }
     return handle.createReadStream({
       start: range?.start,
       end: range?.end,
@@ -183,5 +187,38 @@ export class FilesystemBackend implements BlobBackend {
       }
     }
     return removed;
+  }
+}
+
+/**
+ * Objects up to this size are read whole into one buffer of their size: a read stream allocates a
+ * 1 MiB buffer per read and copies what a short read got out of it (Node's fs/streams), which for
+ * a typical 0.5 MB image is twice the memory and a copy; on retrieval, per instance, that was the
+ * largest cost after decryption. Larger objects stream in bounded memory.
+ */
+const WHOLE_READ_MAX = 4 * 1024 * 1024;
+
+/** The whole object when it is small (the handle is then closed), else null (handle left open). */
+async function readSmall(handle: FileHandle): Promise<Buffer | null> {
+  let size: number;
+  try {
+    size = (await handle.stat()).size;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  if (size > WHOLE_READ_MAX) return null;
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    let offset = 0;
+    while (offset < size) {
+      const { bytesRead } = await handle.read(buf, offset, size - offset, offset);
+      if (bytesRead === 0) break;
+      offset += bytesRead;
+    }
+    // Shorter than its size a moment ago: a concurrent truncation; hand over what is there.
+    return offset === size ? buf : buf.subarray(0, offset);
+  } finally {
+    await handle.close();
   }
 }

@@ -12,6 +12,6 @@ export class SearchRepository {
   constructor(private readonly db: Database) {}
 
   run(statement: Pick<SearchStatement, 'sql' | 'params'>): Promise<SearchRow[]> {
-    return this.db.query<SearchRow>(statement.sql, statement.params);
+    return this.db.prepared<SearchRow>(statement.sql, statement.params);
   }
 }
