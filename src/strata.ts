@@ -2,9 +2,9 @@ import { type INestApplication, Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
-import { type StrataConfig } from './config/index.js';
+import { ConfigError, type StrataConfig } from './config/index.js';
 import { openDatabase, type OpenedDatabase } from './database/index.js';
-import { DimsePushService } from './ingestion/index.js';
+import { DimsePushService, ProfileError, VendorProfiles } from './ingestion/index.js';
 
 const LEVELS: Record<StrataConfig['logLevel'], LogLevel[]> = {
   error: ['fatal', 'error'],
@@ -29,6 +29,7 @@ export interface RunningStrata {
 export async function startStrata(config: StrataConfig): Promise<RunningStrata> {
   const logger = new Logger('Strata');
   Logger.overrideLogger(LEVELS[config.logLevel]);
+  checkVendorProfiles(config);
   const database = await openDatabase(config, logger);
   if (database.migrationsRun.length > 0) {
     logger.log(`applied migrations: ${database.migrationsRun.join(', ')}`);
@@ -79,6 +80,22 @@ export async function startStrata(config: StrataConfig): Promise<RunningStrata> 
   } catch (error) {
     await app?.close().catch(() => undefined);
     await database.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Vendor profiles are checked before anything opens: an invalid profile file, or a source naming
+ * a profile that does not exist, is a configuration error with every problem listed (a provider
+ * constructor's error would make Nest abort the process instead).
+ */
+function checkVendorProfiles(config: StrataConfig): void {
+  try {
+    VendorProfiles.load(config.policiesDir, config.sources);
+  } catch (error) {
+    if (error instanceof ProfileError) {
+      throw new ConfigError(`vendor profiles:\n  ${error.problems.join('\n  ')}`);
+    }
     throw error;
   }
 }

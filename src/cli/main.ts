@@ -8,6 +8,7 @@ import { HOLD_USAGE, holdCommand } from './hold.command.js';
 import { IMPORT_USAGE, importCommand } from './import.command.js';
 import { KEYS_USAGE, keysCommand } from './keys.command.js';
 import { POLICY_USAGE, policyCommand } from './policy.command.js';
+import { PROFILE_USAGE, profileCommand } from './profile.command.js';
 import { PULL_USAGE, pullCommand } from './pull.command.js';
 import { SWEEP_USAGE, sweepCommand } from './sweep.command.js';
 import { TIER_USAGE, tierCommand } from './tier-move.command.js';
@@ -22,6 +23,7 @@ commands:
   export      disaster-recovery export of a study as OpenPGP messages or DICOM files (--help)
   keys        the archive's OpenPGP keys: list, add-recipient, rotate, retire (strata keys --help)
   policy      lifecycle policies: validate, explain a study, simulate (strata policy --help)
+  profile     vendor profiles: list, test what one would change in a file (strata profile --help)
   hold        legal holds: place, release, list (strata hold --help)
   pull        run a pull source now (dimse-pull, dicomweb-pull, orthanc-pull) from its checkpoint
   sweep       run a lifecycle sweep now: retention, tiering or purge (strata sweep --help)
@@ -90,6 +92,12 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return policyCommand(argv.slice(1), quietLogger);
+    case 'profile':
+      if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(PROFILE_USAGE);
+        return 0;
+      }
+      return profileCommand(argv.slice(1), quietLogger);
     case 'hold':
       if (argv.includes('--help') || argv.includes('-h')) {
         console.log(HOLD_USAGE);

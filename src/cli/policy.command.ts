@@ -3,7 +3,12 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Presets, SingleBar } from 'cli-progress';
 import { loadConfig } from '../config/index.js';
-import { DuplicatePolicies, PolicyError } from '../ingestion/index.js';
+import {
+  DuplicatePolicies,
+  formatProfileIssue,
+  PolicyError,
+  validateProfiles,
+} from '../ingestion/index.js';
 import {
   type Explanation,
   formatIssue,
@@ -18,8 +23,9 @@ import { withTieringApp } from './tiering-app.js';
 
 export const POLICY_USAGE = `usage: strata policy <validate [DIR] | explain UID [--at DATE] | simulate [--policies DIR] [--months N]>
 
-  validate [DIR]        check a policy directory (default: STRATA_POLICIES_DIR): every error with
-                        its file, line and key; exits 1 when there is one
+  validate [DIR]        check a policy directory (default: STRATA_POLICIES_DIR), vendor profiles
+                        included: every error with its file, line and key; exits 1 when there is
+                        one
   explain UID           what the policies decide for a study and why: tiers, every rule that
                         matched, the retention end and the rule that set it, the next move, holds;
                         --at YYYY-MM-DD answers for another day
@@ -98,6 +104,8 @@ function validate(dir: string): number {
     if (!(error instanceof PolicyError)) throw error;
     problems.push(error.message);
   }
+  const profiles = validateProfiles(dir);
+  problems.push(...profiles.issues.map(formatProfileIssue));
   if (problems.length > 0) {
     console.error(`strata: ${problems.length} error(s) in the policies in ${dir}:`);
     for (const p of problems) console.error(`  ${p}`);
@@ -105,7 +113,8 @@ function validate(dir: string): number {
   }
   console.log(
     `the policies in ${dir} are valid: ${policies!.retention.length} retention and ` +
-      `${policies!.tiering.length} tiering rule(s) in ${policies!.files.length} file(s)`,
+      `${policies!.tiering.length} tiering rule(s) in ${policies!.files.length} file(s), ` +
+      `${profiles.profiles.size} vendor profile(s)`,
   );
   return 0;
 }

@@ -226,7 +226,7 @@ export const configFileSchema = z
             adapter: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'an adapter id: a-z, 0-9 and -'),
             /** A configured peer (dicom.peers): its pushes, and pulls from it, are recorded here. */
             peer: z.string().regex(AE_TITLE, 'AE titles are 1-16 printable characters').optional(),
-            /** A vendor profile name (the profiles themselves come later: accepted and shown). */
+            /** A vendor profile (policies/profiles/<name>.yaml) applied to its instances on ingest. */
             profile: z
               .string()
               .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)

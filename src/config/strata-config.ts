@@ -65,7 +65,7 @@ export interface SourceConfig {
   adapter: string;
   /** AE title of a configured peer (dicom.peers), whose instances are recorded under this source. */
   peer: string | null;
-  /** Vendor profile name (accepted and shown; profiles come later). */
+  /** Vendor profile name (policies/profiles/<name>.yaml), applied on ingest; checked at start. */
   profile: string | null;
   /** Cron expression of a pull adapter's runs; null = not scheduled. */
   schedule: string | null;

@@ -52,6 +52,8 @@ declare module 'dcmjs' {
       DicomMetaDictionary: {
         /** Keyed '(GGGG,EEEE)' with upper-case hex. */
         dictionary: Record<string, DictionaryEntry | undefined>;
+        /** Keyed by keyword ('PatientID'). */
+        nameMap: Record<string, DictionaryEntry | undefined>;
       };
     };
     log: { setLevel(level: 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace'): void };

@@ -43,3 +43,5 @@ export { HeaderParserPool, type HeaderParserPoolOptions } from './header-parser-
 export { peekStudyInstanceUid } from './peek-study-uid.js';
 export { decodeDataSet, encodeDataSet } from './dataset-codec.js';
 export { type DicomJsonDataset } from './decode-dataset.js';
+export { isSupportedCharset, textCodec, type TextCodec } from './text-codec.js';
+export { keywordOf, lookupAttribute, type AttributeInfo } from './dictionary.js';

@@ -111,6 +111,11 @@ function normalizeCharset(term: string): string {
   return term.replace(/[_ ]/g, '-').toLowerCase();
 }
 
+/** Whether a Specific Character Set defined term ('ISO_IR 100', 'ISO 2022 IR 87'...) is known. */
+export function isKnownCharsetTerm(term: string): boolean {
+  return normalizeCharset(term.trim()) in DECODER_LABELS;
+}
+
 const decoders = new Map<string, TextDecoder>();
 
 function decoderFor(label: string): TextDecoder {
@@ -122,7 +127,7 @@ function decoderFor(label: string): TextDecoder {
   return decoder;
 }
 
-interface CharsetPlan {
+export interface CharsetPlan {
   /** As written, backslash-joined; null when absent. */
   original: string | null;
   /** The TextDecoder label for text values. */
@@ -139,7 +144,7 @@ interface CharsetPlan {
  * Unknown terms fall back to the default repertoire (decoded as latin1) rather than rejecting
  * the instance.
  */
-function planCharset(raw: string | null): CharsetPlan {
+export function planCharset(raw: string | null): CharsetPlan {
   if (raw === null) return { original: null, label: 'iso-8859-1', stripEscapes: false };
   const original = raw.replace(/[\0 ]+$/, '');
   const terms = original.split('\\').map((t) => t.trim());

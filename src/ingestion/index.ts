@@ -29,3 +29,20 @@ export { PullAdapter } from './adapters/pull/pull-adapter.js';
 export { type PullResult } from './adapters/pull/pull-result.js';
 export { DimsePullModule } from './adapters/dimse-pull/dimse-pull.module.js';
 export { DimsePullAdapter } from './adapters/dimse-pull/dimse-pull.adapter.js';
+export {
+  PROFILES_FOLDER,
+  ProfileError,
+  validateProfiles,
+  VendorProfiles,
+} from './profiles/profile-loader.js';
+export {
+  applyProfile,
+  MODIFYING_SYSTEM,
+  ProfileApplyError,
+  restoreOriginals,
+  RestoreError,
+  type ApplyContext,
+  type ProfileOutcome,
+} from './profiles/profile-engine.js';
+export { formatProfileIssue, type ProfileIssue } from './profiles/profile-schema.js';
+export type { ProfileChange, VendorProfile } from './profiles/profile-model.js';

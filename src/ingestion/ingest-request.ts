@@ -32,6 +32,8 @@ export type IngestRefusal =
   | 'uid-mismatch'
   | 'study-mismatch'
   | 'duplicate-rejected'
+  /** The source's vendor profile could not be applied (the message says which rule and why). */
+  | 'profile-failed'
   /** The study was deleted (expired or purged): it takes no new instances. */
   | 'study-deleted'
   | 'aborted'

@@ -12,6 +12,7 @@ import { STRATA_CONFIG, type StrataConfig } from '../config/index.js';
 import { Database } from '../database/index.js';
 import {
   type CapturedHeader,
+  datasetEncoding,
   DicomFormatError,
   HeaderCapture,
   HeaderParserPool,
@@ -23,6 +24,9 @@ import {
 import { BlobStore, type WrittenBlob } from '../storage/index.js';
 import { DuplicatePolicies } from './duplicate-policy.js';
 import { type IngestRefusal, type IngestRequest, type IngestResult } from './ingest-request.js';
+import { applyProfile, ProfileApplyError } from './profiles/profile-engine.js';
+import { VendorProfiles } from './profiles/profile-loader.js';
+import { type VendorProfile } from './profiles/profile-model.js';
 
 /** SQLSTATE of the catalog's refusal to add to an expired or purged study (Lifecycle migration). */
 const STUDY_DELETED = 'SX001';
@@ -51,6 +55,29 @@ async function captureHeader(
   return { pending, ended: false };
 }
 
+/** The chunks after the first `offset` bytes of `chunks`, as views (a chunk may be large). */
+function bytesAfter(chunks: readonly Buffer[], offset: number): Buffer[] {
+  const out: Buffer[] = [];
+  let skip = offset;
+  for (const chunk of chunks) {
+    if (skip >= chunk.length) {
+      skip -= chunk.length;
+      continue;
+    }
+    out.push(skip > 0 ? chunk.subarray(skip) : chunk);
+    skip = 0;
+  }
+  return out;
+}
+
+/** What a vendor profile did to an instance, for the audit trail (never values). */
+interface ProfileUse {
+  name: string;
+  /** The first 12 hex digits of the profile file's SHA-256. */
+  version: string;
+  changedAttributes: number;
+}
+
 /**
  * The one ingestion pipeline every adapter calls (ARCHITECTURE.md): streamed receive → bounded
  * header parse → duplicate decision → AEAD encryption while writing → durable write to the hot tier
@@ -61,7 +88,10 @@ export class IngestionService implements OnModuleDestroy {
   private readonly logger = new Logger('Ingestion');
   private readonly parser: HeaderParserPool;
   private readonly policies: DuplicatePolicies;
+  private readonly profiles: VendorProfiles;
   private readonly extraSopClasses: Set<string>;
+  /** Attribute Modification DateTime of profile changes. */
+  private readonly now = (): Date => new Date();
 
   constructor(
     @Inject(STRATA_CONFIG) private readonly config: StrataConfig,
@@ -76,6 +106,8 @@ export class IngestionService implements OnModuleDestroy {
       inlineMaxBytes: config.ingest.inlineParseMaxBytes,
     });
     this.policies = DuplicatePolicies.load(config.policiesDir);
+    // Invalid profile files, or a source naming a profile that does not exist, stop the start.
+    this.profiles = VendorProfiles.load(config.policiesDir, config.sources);
     this.extraSopClasses = new Set(config.dicom.extraStorageSopClasses);
   }
 
@@ -93,6 +125,8 @@ export class IngestionService implements OnModuleDestroy {
       return this.refusal('aborted', 'the transfer ended before the dataset was complete');
     }
     let header: ParsedHeader | undefined;
+    let profiled: ProfileUse | null = null;
+    const profile = this.profiles.for(req.source);
     let source: Readable = req.data;
     let written: WrittenBlob | undefined;
     // Settles when `written` is durable: the catalog commit waits for it, and so does a discard.
@@ -117,11 +151,17 @@ export class IngestionService implements OnModuleDestroy {
         maxHeaderBytes: this.config.ingest.maxHeaderBytes,
       });
       const { pending, ended } = await captureHeader(it, capture);
-      const captured: CapturedHeader = ended ? capture.finish() : capture.header();
-      // Replay what the capture read, then the rest of the stream, through the same capture so that
-      // a truncated dataset is still detected at the end.
+      let captured: CapturedHeader = ended ? capture.finish() : capture.header();
+      let replay = pending;
+      if (profile) {
+        const changed = this.applyProfile(profile, req, captured, transferSyntaxUid, pending);
+        if (changed) ({ captured, replay, use: profiled } = changed);
+      }
+      // Replay what the capture read (with a profile's changes, the new header then the bytes
+      // after the old one), then the rest of the stream, through the same capture so that a
+      // truncated dataset is still detected at the end.
       const rest = async function* (): AsyncGenerator<Buffer> {
-        yield* pending;
+        yield* replay;
         if (ended) return;
         for (let next = await it.next(); !next.done; next = await it.next()) {
           capture.push(next.value);
@@ -179,7 +219,7 @@ export class IngestionService implements OnModuleDestroy {
         remoteHost: req.remoteHost,
         duplicatePolicy: this.policies.for(req.source),
       };
-      const result = await this.record(req, instance, durable);
+      const result = await this.record(req, instance, durable, profiled);
       const blob = written;
       if (!result.blobTaken) await this.discard(blob);
       if (result.outcome === 'rejected-duplicate') {
@@ -220,6 +260,7 @@ export class IngestionService implements OnModuleDestroy {
             source: req.source,
             reason: refusal.reason,
             sopInstanceUid: header?.sopInstanceUid ?? null,
+            ...(profile ? { profile: profile.name } : {}),
           },
         })
         .catch((e: unknown) =>
@@ -239,8 +280,9 @@ export class IngestionService implements OnModuleDestroy {
     req: IngestRequest,
     instance: NewInstance,
     durable: Promise<void>,
+    profiled: ProfileUse | null,
   ): Promise<RecordResult> {
-    const audit = this.audit.payload(this.storedEvent(req, instance.header, 'stored', 1));
+    const audit = this.audit.payload(this.storedEvent(req, instance.header, 'stored', 1, profiled));
     const notNew = new Error('not a new instance');
     try {
       return await this.db.transaction(async (tx) => {
@@ -256,7 +298,10 @@ export class IngestionService implements OnModuleDestroy {
     await durable;
     return this.db.transaction(async (tx) => {
       const r = await this.catalog.recordInstance(tx, instance);
-      await this.audit.record(tx, this.storedEvent(req, instance.header, r.outcome, r.version));
+      await this.audit.record(
+        tx,
+        this.storedEvent(req, instance.header, r.outcome, r.version, profiled),
+      );
       return r;
     });
   }
@@ -266,6 +311,7 @@ export class IngestionService implements OnModuleDestroy {
     h: ParsedHeader,
     outcome: RecordOutcome,
     version: number,
+    profiled: ProfileUse | null,
   ): AuditEvent {
     return {
       actor: req.actor,
@@ -286,6 +332,64 @@ export class IngestionService implements OnModuleDestroy {
         sopInstanceUid: h.sopInstanceUid,
         outcome,
         version,
+        // Which profile changed the instance and how many attributes: the values themselves are in
+        // the stored object's Original Attributes Sequence, never in the audit trail.
+        ...(profiled ? { profile: profiled } : {}),
+      },
+    };
+  }
+
+  /**
+   * Applies the source's vendor profile to a captured header. Returns null when it changes
+   * nothing (the instance is then stored exactly as received); otherwise the header to parse
+   * and store, the bytes to replay in place of what was read (the new header, then what followed
+   * the old one), with the bulk element's offset moved by the difference in length.
+   */
+  private applyProfile(
+    profile: VendorProfile,
+    req: IngestRequest,
+    captured: CapturedHeader,
+    transferSyntaxUid: string,
+    pending: Buffer[],
+  ): { captured: CapturedHeader; replay: Buffer[]; use: ProfileUse } | null {
+    let outcome;
+    try {
+      outcome = applyProfile(profile, captured.headerBytes, transferSyntaxUid, {
+        source: req.source ?? req.actor,
+        now: this.now(),
+        bulkTag: captured.bulk?.tag ?? null,
+      });
+    } catch (error) {
+      if (error instanceof ProfileApplyError) throw new Refused('profile-failed', error.message);
+      throw error;
+    }
+    if (outcome.changedAttributes === 0) return null;
+    if (datasetEncoding(transferSyntaxUid).deflated) {
+      // The stored bytes are the deflate stream as received: changing the header would mean
+      // re-compressing the whole data set. Refused rather than stored without the profile.
+      throw new Refused(
+        'profile-failed',
+        `vendor profile '${profile.name}' would change this instance, but its transfer syntax (${transferSyntaxUid}) is deflated: send it in another transfer syntax`,
+      );
+    }
+    // Not deflated: what was read is the data set from its first byte; the old header is exactly
+    // its first headerBytes.length bytes, and anything after them is the start of the bulk element.
+    const oldLength = captured.headerBytes.length;
+    const tail = bytesAfter(pending, oldLength);
+    const delta = outcome.headerBytes.length - oldLength;
+    return {
+      captured: {
+        ...captured,
+        headerBytes: outcome.headerBytes,
+        ...(captured.bulk
+          ? { bulk: { ...captured.bulk, offset: captured.bulk.offset + delta } }
+          : {}),
+      },
+      replay: [outcome.headerBytes, ...tail],
+      use: {
+        name: profile.name,
+        version: profile.version.slice(0, 12),
+        changedAttributes: outcome.changedAttributes,
       },
     };
   }

@@ -668,7 +668,7 @@ describe('invalid policy sets: every problem, with its file, line and key', () =
 
   it('unknown files and folders, so that a typo never silently drops a policy', () => {
     const hint =
-      'a policies folder holds lifecycle.yaml, retention/, tiering/, duplicates.yaml and Markdown files';
+      'a policies folder holds lifecycle.yaml, retention/, tiering/, duplicates.yaml, profiles/ and Markdown files';
     expect(
       problems({
         'foo.yaml': '',
@@ -680,10 +680,13 @@ describe('invalid policy sets: every problem, with its file, line and key', () =
         'retention/README.md': '',
         'duplicates.yaml': 'default: keep-both\n',
         'README.md': '',
+        'profiles/ge.yaml': 'not: [a lifecycle file',
+        'profile/ge.yaml': '',
       }),
     ).toEqual([
       `foo.yaml: unknown policy file (${hint})`,
       `lifecycle.yml: unknown policy file (did you mean lifecycle.yaml? ${hint})`,
+      `profile/: unknown policy file (did you mean profiles/? ${hint})`,
       `retentoin/: unknown policy file (did you mean retention/? ${hint})`,
       `tiering.yaml: unknown policy file (did you mean tiering/? ${hint})`,
       'retention/notes.txt: unknown policy file (retention/ holds only .yaml or .yml files of retention rules)',

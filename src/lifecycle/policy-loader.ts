@@ -21,15 +21,18 @@ export { type PolicyIssue } from './policy-schema.js';
  *   retention/*.yaml     retention rules, files read in name order (.yaml or .yml)
  *   tiering/*.yaml       tiering rules, likewise
  *
- * duplicates.yaml (ingestion's), Markdown files and hidden files (.gitkeep) are ignored; any other
- * file or folder is an error, so that a misspelt name never silently drops a policy. A missing
- * directory or subfolder means no rules.
+ * duplicates.yaml and profiles/ (ingestion's: duplicate policies and vendor profiles, validated
+ * there), Markdown files and hidden files (.gitkeep) are ignored; any other file or folder is an
+ * error, so that a misspelt name never silently drops a policy. A missing directory or subfolder
+ * means no rules.
  */
 
 const SETTINGS_FILE = 'lifecycle.yaml';
 const RULE_FOLDERS = ['retention', 'tiering'] as const;
 /** What the root may hold, for "did you mean" hints. */
-const KNOWN_ROOT = ['lifecycle.yaml', 'duplicates.yaml', 'retention/', 'tiering/'];
+const KNOWN_ROOT = ['lifecycle.yaml', 'duplicates.yaml', 'retention/', 'tiering/', 'profiles/'];
+/** Ingestion's vendor profiles (src/ingestion/profiles): a folder the lifecycle loader skips. */
+const PROFILES_FOLDER = 'profiles';
 
 export class PolicyValidationError extends Error {
   constructor(readonly issues: PolicyIssue[]) {
@@ -79,6 +82,7 @@ export function validatePolicies(dir: string): {
       if (name === SETTINGS_FILE && !isDir) continue;
       if ((RULE_FOLDERS as readonly string[]).includes(name) && isDir) continue;
       if (name === 'duplicates.yaml' || name.endsWith('.md')) continue;
+      if (name === PROFILES_FOLDER && isDir) continue;
       const shown = isDir ? `${name}/` : name;
       unknown(shown, `unknown policy file${rootHint(shown)}`);
     }
@@ -194,7 +198,8 @@ function rootHint(shown: string): string {
     const d = editDistance(stem(shown).toLowerCase(), stem(known));
     if (d < bestDistance) [best, bestDistance] = [known, d];
   }
-  const list = 'lifecycle.yaml, retention/, tiering/, duplicates.yaml and Markdown files';
+  const list =
+    'lifecycle.yaml, retention/, tiering/, duplicates.yaml, profiles/ and Markdown files';
   const guess = best !== null && bestDistance <= 2 ? `did you mean ${best}? ` : '';
   return ` (${guess}a policies folder holds ${list})`;
 }

@@ -181,6 +181,8 @@ sources:
   radiology-pacs: { adapter: dimse-push, peer: PACS, profile: acme-pacs }
   web: { adapter: stow-push, token: admin }
 `,
+      // A source's profile must exist (vendor profiles are checked at start).
+      policies: { 'profiles/acme-pacs.yaml': 'rules: []\n' },
     });
     try {
       const inst = makeInstance({ pixelBytes: 64 * 1024 });
@@ -249,6 +251,7 @@ sources:
         ['folder-import', 'import', true, true],
         ['dicomweb-pull', 'pull', true, true],
         ['orthanc-pull', 'pull', true, true],
+        ['dimse-pull', 'pull', true, true],
       ]);
       // The ledger stays under api/sources beside the list.
       const ledger = await fetch(`${s.httpUrl}/api/sources/web/ledger`, {

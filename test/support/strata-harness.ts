@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadConfig, type StrataConfig } from '../../src/config/index.js';
 import { type RunningStrata, startStrata } from '../../src/strata.js';
 import { createTestDatabase } from './test-database.js';
@@ -25,7 +25,7 @@ export interface TestStrataOptions {
   env?: Record<string, string>;
   /** YAML text for the config file. */
   configYaml?: string;
-  /** Files to put in the policies dir: name → YAML text. */
+  /** Files to put in the policies dir: name (may include a folder) → YAML text. */
   policies?: Record<string, string>;
   databaseUrl?: string;
   dataDir?: string;
@@ -57,6 +57,8 @@ export async function startTestStrata(options: TestStrataOptions = {}): Promise<
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
   mkdirSync(join(dataDir, 'policies'), { recursive: true });
   for (const [name, text] of Object.entries(options.policies ?? {})) {
+    // A name may hold a folder: 'profiles/acme.yaml'.
+    mkdirSync(dirname(join(dataDir, 'policies', name)), { recursive: true });
     writeFileSync(join(dataDir, 'policies', name), text);
   }
   const env = testEnv(dataDir, databaseUrl, options.env);
