@@ -9,6 +9,7 @@ import { LocationChecksums1764300007000 } from './1764300007000-LocationChecksum
 import { Lifecycle1764300008000 } from './1764300008000-Lifecycle.js';
 import { StorageCommitment1764300009000 } from './1764300009000-StorageCommitment.js';
 import { ImportJournal1764300010000 } from './1764300010000-ImportJournal.js';
+import { ConfigVersions1764300014000 } from './1764300014000-ConfigVersions.js';
 
 /** Every migration, in order. TypeORM with ESM needs the classes listed (no globs). */
 export const migrations = [
@@ -23,4 +24,5 @@ export const migrations = [
   Lifecycle1764300008000,
   StorageCommitment1764300009000,
   ImportJournal1764300010000,
+  ConfigVersions1764300014000,
 ];

@@ -3,6 +3,8 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { AuditModule } from '../audit/index.js';
 import { AuditController } from './audit.controller.js';
 import { AuthGuard } from './auth.guard.js';
+import { ConfigAuditService } from './config-audit.service.js';
+import { ConfigVersionsRepository } from './config-versions.repository.js';
 import { HealthController } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
 import { ProblemDetailsFilter } from './problem.filter.js';
@@ -15,6 +17,8 @@ import { TokenRepository } from './token.repository.js';
   providers: [
     TokenRepository,
     TokenBootstrapService,
+    ConfigVersionsRepository,
+    ConfigAuditService,
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
   ],
