@@ -10,6 +10,7 @@ import { Lifecycle1764300008000 } from './1764300008000-Lifecycle.js';
 import { StorageCommitment1764300009000 } from './1764300009000-StorageCommitment.js';
 import { ImportJournal1764300010000 } from './1764300010000-ImportJournal.js';
 import { ConfigVersions1764300014000 } from './1764300014000-ConfigVersions.js';
+import { ReceivedDigests1764300015000 } from './1764300015000-ReceivedDigests.js';
 
 /** Every migration, in order. TypeORM with ESM needs the classes listed (no globs). */
 export const migrations = [
@@ -25,4 +26,5 @@ export const migrations = [
   StorageCommitment1764300009000,
   ImportJournal1764300010000,
   ConfigVersions1764300014000,
+  ReceivedDigests1764300015000,
 ];

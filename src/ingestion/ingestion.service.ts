@@ -1,3 +1,4 @@
+import { type Hmac } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -23,6 +24,7 @@ import {
 } from '../dicom/index.js';
 import { BlobStore, type WrittenBlob } from '../storage/index.js';
 import { DuplicatePolicies } from './duplicate-policy.js';
+import { ReceivedDigestRepository } from './received-digest.repository.js';
 import { type IngestRefusal, type IngestRequest, type IngestResult } from './ingest-request.js';
 import { applyProfile, ProfileApplyError } from './profiles/profile-engine.js';
 import { VendorProfiles } from './profiles/profile-loader.js';
@@ -99,6 +101,7 @@ export class IngestionService implements OnModuleDestroy {
     private readonly blobs: BlobStore,
     private readonly catalog: CatalogService,
     private readonly audit: AuditService,
+    private readonly receivedDigests: ReceivedDigestRepository,
   ) {
     this.parser = new HeaderParserPool({
       size: config.ingest.parserWorkers,
@@ -153,9 +156,15 @@ export class IngestionService implements OnModuleDestroy {
       const { pending, ended } = await captureHeader(it, capture);
       let captured: CapturedHeader = ended ? capture.finish() : capture.header();
       let replay = pending;
+      // What a profile changed is kept with the HMAC of the bytes as received (see below).
+      let received: Hmac | null = null;
       if (profile) {
         const changed = this.applyProfile(profile, req, captured, transferSyntaxUid, pending);
-        if (changed) ({ captured, replay, use: profiled } = changed);
+        if (changed) {
+          ({ captured, replay, use: profiled } = changed);
+          received = this.blobs.receivedDigester();
+          for (const chunk of pending) received.update(chunk);
+        }
       }
       // Replay what the capture read (with a profile's changes, the new header then the bytes
       // after the old one), then the rest of the stream, through the same capture so that a
@@ -165,6 +174,7 @@ export class IngestionService implements OnModuleDestroy {
         if (ended) return;
         for (let next = await it.next(); !next.done; next = await it.next()) {
           capture.push(next.value);
+          received?.update(next.value);
           yield next.value;
         }
         capture.finish();
@@ -219,7 +229,23 @@ export class IngestionService implements OnModuleDestroy {
         remoteHost: req.remoteHost,
         duplicatePolicy: this.policies.for(req.source),
       };
+      // A profiled instance sent again: its Original Attributes Sequence item has a new time, so
+      // its blob differs from the stored one. Given the stored blob's digest instead, the
+      // catalog sees the same instance again (a duplicate) and the new copy is discarded.
+      const receivedDigest = received?.digest() ?? null;
+      const earlier = receivedDigest
+        ? await this.receivedDigests.storedBlob(this.db, header.sopInstanceUid, receivedDigest)
+        : null;
+      if (earlier) instance.blob = { ...instance.blob, digest: earlier };
       const result = await this.record(req, instance, durable, profiled);
+      if (receivedDigest && !earlier && result.blobTaken) {
+        // Outside the ingest transaction: a crash in between only makes a later re-send a version.
+        await this.receivedDigests
+          .remember(this.db, header.sopInstanceUid, receivedDigest, written.digest)
+          .catch((e: unknown) =>
+            this.logger.warn(`could not keep a received digest: ${String(e)}`),
+          );
+      }
       const blob = written;
       if (!result.blobTaken) await this.discard(blob);
       if (result.outcome === 'rejected-duplicate') {

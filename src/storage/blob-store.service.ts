@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, type Hmac } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, pipeline, Readable } from 'node:stream';
 import { type TierConfig, type TierName } from '../config/index.js';
@@ -58,6 +58,14 @@ export class BlobStore {
     const staged = await this.stage(studyUid, plain);
     await staged.durable;
     return staged.blob;
+  }
+
+  /**
+   * An HMAC under the blob digests' secret, for other bytes than a blob's: what a vendor profile
+   * was given, so that the same bytes sent again are known as such.
+   */
+  receivedDigester(): Hmac {
+    return createHmac('sha256', this.dedupSecret);
   }
 
   /**

@@ -180,6 +180,41 @@ describe('vendor profiles on ingest', () => {
     expect(rows).toEqual([{ accession: '123' }]);
   });
 
+  it('the same instance sent again is a duplicate, not a new version; changed bytes are one', async () => {
+    const i = siteAInstance('explicit');
+    expect((await stow(s.httpUrl, s.auth, [i.part10])).status).toBe(200);
+    const first = await retrieveDataset(s.httpUrl, s.auth, i);
+    // Later: its Original Attributes Sequence item would have another time, yet it is the same.
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await stow(s.httpUrl, s.auth, [i.part10])).status).toBe(200);
+    const versions = () =>
+      s.running.database.database.query<{ n: number }>(
+        `SELECT i.version_count AS n FROM instances i WHERE i.sop_instance_uid = $1`,
+        [i.sopInstanceUid],
+      );
+    expect(await versions()).toEqual([{ n: 1 }]);
+    expect((await retrieveDataset(s.httpUrl, s.auth, i)).equals(first)).toBe(true);
+    const outcomes = await s.running.database.database.query<{ outcome: string }>(
+      `SELECT detail->>'outcome' AS outcome FROM audit_events
+        WHERE action = 'instance.stored' AND detail->>'sopInstanceUid' = $1 ORDER BY seq`,
+      [i.sopInstanceUid],
+    );
+    expect(outcomes.map((o) => o.outcome)).toEqual(['stored', 'duplicate']);
+
+    // Other bytes under the same UID: a new version, as for any source.
+    const changed = makeInstance({
+      transferSyntax: 'explicit',
+      sopInstanceUid: i.sopInstanceUid,
+      studyInstanceUid: i.studyInstanceUid,
+      seriesInstanceUid: i.seriesInstanceUid,
+      patientId: 'PID0042',
+      accession: 'ACC000123',
+      instanceNumber: 99,
+    });
+    expect((await stow(s.httpUrl, s.auth, [changed.part10])).status).toBe(200);
+    expect(await versions()).toEqual([{ n: 2 }]);
+  });
+
   it('frame data is still served by its bulk data URI after the header grew', async () => {
     const i = siteAInstance('explicit', 4);
     expect((await stow(s.httpUrl, s.auth, [i.part10])).status).toBe(200);
