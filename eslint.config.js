@@ -7,6 +7,8 @@ import tseslint from 'typescript-eslint';
 
 /** Which contexts each context may import (through their index.ts only). */
 const allowed = {
+  // The role vocabulary and @Roles: a leaf, so that every context with routes declares its roles.
+  access: [],
   config: [],
   database: ['config'],
   dicom: [],
@@ -15,12 +17,13 @@ const allowed = {
   storage: ['config', 'database', 'audit'],
   catalog: ['config', 'database', 'dicom'],
   audit: ['config', 'database'],
-  ingestion: ['config', 'database', 'dicom', 'dimse', 'storage', 'catalog', 'audit'],
-  retrieval: ['config', 'database', 'dicom', 'dimse', 'storage', 'catalog', 'audit'],
-  tiering: ['config', 'database', 'storage', 'audit', 'metrics'],
-  keys: ['config', 'database', 'storage', 'audit', 'tiering'],
-  lifecycle: ['config', 'database', 'storage', 'catalog', 'audit', 'tiering'],
+  ingestion: ['access', 'config', 'database', 'dicom', 'dimse', 'storage', 'catalog', 'audit'],
+  retrieval: ['access', 'config', 'database', 'dicom', 'dimse', 'storage', 'catalog', 'audit'],
+  tiering: ['access', 'config', 'database', 'storage', 'audit', 'metrics'],
+  keys: ['access', 'config', 'database', 'storage', 'audit', 'tiering'],
+  lifecycle: ['access', 'config', 'database', 'storage', 'catalog', 'audit', 'tiering'],
   admin: [
+    'access',
     'metrics',
     'config',
     'database',
@@ -36,6 +39,7 @@ const allowed = {
     'lifecycle',
   ],
   cli: [
+    'access',
     'metrics',
     'config',
     'database',

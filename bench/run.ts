@@ -7,14 +7,16 @@
  *   BENCH_REPEAT=3                      runs per measurement (the median is reported)
  *   BENCH_ONLY=strata,storescp,orthanc  receivers to measure
  *   BENCH_DATASETS=ct512k,small52k      datasets (generated into bench/.work/datasets if absent)
- *   BENCH_PROTOCOLS=cstore,stow,tiers,lifecycle,retrieve
+ *   BENCH_PROTOCOLS=cstore,stow,tiers,lifecycle,retrieve,audit
  *                                       C-STORE, STOW-RS (uses ct512k), the tier benchmark
  *                                       (bench/tiers.ts: a hot → warm move vs raw PutObject, fixity),
  *                                       the lifecycle benchmark (bench/lifecycle.ts: simulation
  *                                       and retention sweep over a synthetic catalog; its size:
  *                                       BENCH_LIFECYCLE_INSTANCES=1000000) and the query/retrieve
  *                                       benchmark (bench/retrieve.ts: C-MOVE, C-GET and C-FIND of
- *                                       Strata beside Orthanc; BENCH_RETRIEVE_QUERIES=200). Without
+ *                                       Strata beside Orthanc; BENCH_RETRIEVE_QUERIES=200), and the
+ *                                       audit trail benchmark (bench/audit.ts: verify and searches
+ *                                       over a synthetic trail, BENCH_AUDIT_ROWS=1000000). Without
  *                                       cstore and stow no ingest report is written.
  *   BENCH_STOW_CONCURRENCY=4            STOW-RS requests in flight
  *   BENCH_STOW_INSTANCES=10             instances per STOW-RS request
@@ -29,6 +31,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Dataset, DATASET_SPECS, ensureDataset } from './datasets.js';
+import { runAuditBench } from './audit.js';
 import { runLifecycleBench } from './lifecycle.js';
 import { installCleanup, positiveInt, run, spawnTracked, waitExit } from './processes.js';
 import {
@@ -82,7 +85,7 @@ function list(name: string, allowed: readonly string[], fallback: readonly strin
   return items;
 }
 
-const PROTOCOLS = ['cstore', 'stow', 'tiers', 'lifecycle', 'retrieve'];
+const PROTOCOLS = ['cstore', 'stow', 'tiers', 'lifecycle', 'retrieve', 'audit'];
 
 interface Settings {
   root: string;
@@ -488,6 +491,15 @@ async function main(): Promise<void> {
       console.log(`written: ${retrieve.json}\n         ${retrieve.md}`);
     } catch (error) {
       console.log(`the query/retrieve benchmark failed: ${errorText(error)}`);
+      process.exitCode = 1;
+    }
+  }
+  if (settings.protocols.includes('audit')) {
+    try {
+      const audit = await runAuditBench(root);
+      console.log(`written: ${audit.json}\n         ${audit.md}`);
+    } catch (error) {
+      console.log(`the audit benchmark failed: ${errorText(error)}`);
       process.exitCode = 1;
     }
   }

@@ -9,6 +9,9 @@ import { LocationChecksums1764300007000 } from './1764300007000-LocationChecksum
 import { Lifecycle1764300008000 } from './1764300008000-Lifecycle.js';
 import { StorageCommitment1764300009000 } from './1764300009000-StorageCommitment.js';
 import { ImportJournal1764300010000 } from './1764300010000-ImportJournal.js';
+import { AuditTrail1764300011000 } from './1764300011000-AuditTrail.js';
+import { AuditSyslog1764300012000 } from './1764300012000-AuditSyslog.js';
+import { AccessControl1764300013000 } from './1764300013000-AccessControl.js';
 import { ConfigVersions1764300014000 } from './1764300014000-ConfigVersions.js';
 import { ReceivedDigests1764300015000 } from './1764300015000-ReceivedDigests.js';
 
@@ -25,6 +28,9 @@ export const migrations = [
   Lifecycle1764300008000,
   StorageCommitment1764300009000,
   ImportJournal1764300010000,
+  AuditTrail1764300011000,
+  AuditSyslog1764300012000,
+  AccessControl1764300013000,
   ConfigVersions1764300014000,
   ReceivedDigests1764300015000,
 ];

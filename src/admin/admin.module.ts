@@ -9,13 +9,13 @@ import { HealthController } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
 import { ProblemDetailsFilter } from './problem.filter.js';
 import { TokenBootstrapService } from './token-bootstrap.service.js';
-import { TokenRepository } from './token.repository.js';
+import { TokensController } from './tokens.controller.js';
+import { TokensModule } from './tokens.module.js';
 
 @Module({
-  imports: [AuditModule],
-  controllers: [HealthController, AuditController, MetricsController],
+  imports: [AuditModule, TokensModule],
+  controllers: [HealthController, AuditController, MetricsController, TokensController],
   providers: [
-    TokenRepository,
     TokenBootstrapService,
     ConfigVersionsRepository,
     ConfigAuditService,

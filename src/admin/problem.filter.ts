@@ -62,7 +62,9 @@ export class ProblemDetailsFilter implements ExceptionFilter {
           title: TITLES[status] ?? 'Error',
           status,
           detail,
-          instance: req.originalUrl,
+          // The path without the query string: a QIDO-RS query can hold a patient's name, and an
+          // error answer (a 401 to anyone at all) must not carry it back (issue 6, privacy).
+          instance: req.originalUrl.split('?')[0],
           ...extra,
         }),
       );

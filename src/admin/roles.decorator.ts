@@ -1,13 +1,5 @@
-import { SetMetadata } from '@nestjs/common';
-
 /**
- * The roles of the archive's users (issue 6): admin (everything), archivist (policies, holds,
- * moves, deletions), auditor (read-only audit and catalog metadata, no pixel data), pacs (DICOMweb
- * store, query and retrieve for its own source only).
+ * The role vocabulary and @Roles live in the access context (a leaf every context may import, so
+ * that each controller declares its own roles); re-exported here for the admin context's files.
  */
-export const ROLES = ['admin', 'archivist', 'auditor', 'pacs'] as const;
-export type Role = (typeof ROLES)[number];
-
-export const ROLES_KEY = 'strata:roles';
-/** The roles that may call a route (or every route of a controller); admin always may. */
-export const Roles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
+export { ROLES, ROLES_KEY, Roles, type Role } from '../access/index.js';

@@ -29,8 +29,22 @@ export interface AuditRow extends Required<Omit<AuditEvent, 'detail'>> {
 /**
  * The canonical encoding the hash chain covers: a JSON array in a fixed order, so the same row
  * always hashes the same whatever the driver or the JSON key order of `detail`.
+ *
+ * `detail` is first taken through JSON (what PostgreSQL stores in the jsonb column), so a value
+ * JSON cannot hold as such (a Date, undefined, NaN, an object with toJSON) is encoded as it will be
+ * read back: verification recomputes this encoding from the stored columns, and both must agree.
  */
 export function canonicalEncoding(at: string, e: AuditEvent): string {
+  const json = e.detail == null ? undefined : JSON.stringify(e.detail);
+  const detail = json === undefined ? null : (JSON.parse(json) as AuditEvent['detail']);
+  return canonicalOfStored(at, { ...e, detail });
+}
+
+/**
+ * The same encoding for a row as stored (its `detail` already plain JSON, as the driver parsed it
+ * from jsonb): what verification uses, without the JSON round trip.
+ */
+export function canonicalOfStored(at: string, e: AuditEvent): string {
   const sortKeys = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(sortKeys);
     if (v && typeof v === 'object') {

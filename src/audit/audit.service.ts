@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { Database, type Sql } from '../database/index.js';
 import { type AuditAppendPayload, type AuditEvent, type AuditRow } from './audit-event.js';
+import { type AuditFilter } from './audit-query.js';
 import { AuditRepository } from './audit.repository.js';
+
+/** Rows per query while streaming an export. */
+const STREAM_PAGE = 1000;
 
 /** Records audit events (always inside the transaction of the change) and lists them. */
 @Injectable()
@@ -28,7 +32,26 @@ export class AuditService {
     return this.repo.append(this.db, event);
   }
 
-  list(filter: Parameters<AuditRepository['list']>[1]): Promise<AuditRow[]> {
+  /** One page of a search, in chain order. */
+  list(filter: AuditFilter & { limit: number }): Promise<AuditRow[]> {
     return this.repo.list(this.db, filter);
+  }
+
+  /**
+   * Every row of a search (or the first `limit`), page by page: for exports, which stream. It
+   * stops at the head as it was when it began, so a busy archive's export ends.
+   */
+  async *stream(filter: AuditFilter, limit: number | null = null): AsyncGenerator<AuditRow[]> {
+    const maxSeq = Math.min(await this.repo.headSeq(this.db), filter.maxSeq ?? Infinity);
+    let left = limit ?? Infinity;
+    let afterSeq = filter.afterSeq;
+    while (left > 0) {
+      const page = Math.min(left, STREAM_PAGE);
+      const rows = await this.repo.list(this.db, { ...filter, afterSeq, maxSeq, limit: page });
+      if (rows.length > 0) yield rows;
+      if (rows.length < page) return;
+      left -= rows.length;
+      afterSeq = rows[rows.length - 1]!.seq;
+    }
   }
 }

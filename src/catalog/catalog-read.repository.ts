@@ -6,6 +6,8 @@ export interface RetrievalFilter {
   studyInstanceUid: string;
   seriesInstanceUid?: string;
   sopInstanceUid?: string;
+  /** Only instances of which a version was recorded under this source (a pacs token's view). */
+  fromSource?: string;
 }
 
 /** Where a stored object can be read from. */
@@ -93,6 +95,8 @@ export class CatalogReadRepository {
           AND ($2::text IS NULL OR se.series_instance_uid = $2)
           AND ($3::text IS NULL OR i.sop_instance_uid = $3)
           AND ($4::bigint IS NULL OR i.id > $4)
+          AND ($6::text IS NULL OR EXISTS (
+                SELECT 1 FROM instance_versions fv WHERE fv.instance_fk = i.id AND fv.source = $6))
         ORDER BY i.id
         LIMIT $5`,
       [
@@ -101,6 +105,7 @@ export class CatalogReadRepository {
         filter.sopInstanceUid ?? null,
         page.afterId ?? null,
         page.limit ?? null,
+        filter.fromSource ?? null,
       ],
     );
     return rows.map((r) => ({

@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { openDatabase, SchemaTooNewError } from '../database/index.js';
+import { AUDIT_USAGE, auditCommand } from './audit.command.js';
 import { EXPORT_USAGE, exportCommand } from './export.command.js';
 import { FSCK_USAGE, fsckCommand } from './fsck.command.js';
 import { HOLD_USAGE, holdCommand } from './hold.command.js';
@@ -12,6 +13,7 @@ import { PROFILE_USAGE, profileCommand } from './profile.command.js';
 import { PULL_USAGE, pullCommand } from './pull.command.js';
 import { SWEEP_USAGE, sweepCommand } from './sweep.command.js';
 import { TIER_USAGE, tierCommand } from './tier-move.command.js';
+import { TOKEN_USAGE, tokenCommand } from './token.command.js';
 
 const USAGE = `usage: strata <command>
 
@@ -25,8 +27,10 @@ commands:
   policy      lifecycle policies: validate, explain a study, simulate (strata policy --help)
   profile     vendor profiles: list, test what one would change in a file (strata profile --help)
   hold        legal holds: place, release, list (strata hold --help)
+  audit       the audit trail: verify (also an exported bundle, offline), search, export, checkpoint
   pull        run a pull source now (dimse-pull, dicomweb-pull, orthanc-pull) from its checkpoint
   sweep       run a lifecycle sweep now: retention, tiering or purge (strata sweep --help)
+  token       API tokens: create (with a role), list, revoke (strata token --help)
   help        show this help
 
 The CLI reads the same environment and config file as the server (see README.md).`;
@@ -104,6 +108,12 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return holdCommand(argv.slice(1), quietLogger);
+    case 'audit':
+      if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(AUDIT_USAGE);
+        return 0;
+      }
+      return auditCommand(argv.slice(1), quietLogger);
     case 'pull':
       if (argv.includes('--help') || argv.includes('-h')) {
         console.log(PULL_USAGE);
@@ -116,6 +126,12 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return sweepCommand(argv.slice(1), quietLogger);
+    case 'token':
+      if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(TOKEN_USAGE);
+        return 0;
+      }
+      return tokenCommand(argv.slice(1), quietLogger);
     case undefined:
     case 'help':
     case '--help':

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { DICOM_OPERATIONS } from './strata-config.js';
+import { syslogSchema } from './syslog-settings.js';
 
 const filesystemBackendSchema = z
   .object({
@@ -49,6 +51,8 @@ const s3BackendSchema = z
 
 /** DICOM AE titles: 1-16 printable characters, no backslash (PS3.5 AE). */
 const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]{1,16}$/;
+/** What a DICOM peer may ask of the archive. */
+const dicomAllowSchema = z.array(z.enum(DICOM_OPERATIONS));
 /** Source names, as recorded with each instance (also calling AEs and `stow:<token>`). */
 const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
@@ -90,6 +94,11 @@ export const configFileSchema = z
         /** Calling AE titles allowed to associate; absent or empty = everyone. */
         allowedCallingAets: z.array(z.string().min(1).max(16)).optional(),
         /**
+         * What AE titles not in `peers` may do: `allow: [store, query, move, get, commit]` (the
+         * default: all); `allow: []` refuses their associations.
+         */
+        unknownPeers: z.object({ allow: dicomAllowSchema }).strict().optional(),
+        /**
          * Known DICOM peers by AE title: C-MOVE destinations, Storage Commitment report targets,
          * pull sources. `source` names the source its pushes are recorded under (default: its AE).
          */
@@ -104,6 +113,8 @@ export const configFileSchema = z
                   .string()
                   .regex(SOURCE_NAME, 'a source name: letters, digits, . _ : -')
                   .optional(),
+                /** What it may ask: store, query, move, get, commit (default: all; [] = nothing). */
+                allow: dicomAllowSchema.optional(),
               })
               .strict(),
           )
@@ -236,6 +247,24 @@ export const configFileSchema = z
           })
           .catchall(z.unknown()),
       )
+      .optional(),
+    audit: z
+      .object({
+        /**
+         * A signed checkpoint of the audit chain's head every `rows` rows or `minutes` minutes,
+         * whichever comes first (default 10000 rows, 5 minutes).
+         */
+        checkpointEvery: z
+          .object({
+            rows: z.number().int().min(1).max(10_000_000).optional(),
+            minutes: z.number().min(0.1).max(10_080).optional(),
+          })
+          .strict()
+          .optional(),
+        /** Where the trail is sent as DICOM audit messages over syslog (syslog-settings.ts). */
+        syslog: syslogSchema.optional(),
+      })
+      .strict()
       .optional(),
     keys: z
       .object({

@@ -1,6 +1,8 @@
 export { ConfigModule, STRATA_CONFIG } from './config.module.js';
 export { ConfigError, loadConfig } from './load-config.js';
 export {
+  DICOM_OPERATIONS,
+  type DicomOperation,
   SWEEP_NAMES,
   TIER_NAMES,
   type SweepName,
@@ -14,3 +16,4 @@ export {
   type TierName,
 } from './strata-config.js';
 export { inWindow, parseTimeWindow, type TimeWindow } from './time-window.js';
+export { type SyslogConfig } from './syslog-settings.js';

@@ -212,3 +212,20 @@ sources:
     expect(load).toThrow(message);
   });
 });
+
+describe('loadConfig: audit checkpoints', () => {
+  it('defaults to a checkpoint every 10000 rows or 5 minutes', () => {
+    expect(withConfig(null).load().audit.checkpointEvery).toEqual({ rows: 10_000, minutes: 5 });
+  });
+
+  it('reads audit.checkpointEvery, and refuses what makes no sense', () => {
+    const ok = withConfig('audit:\n  checkpointEvery: { rows: 500, minutes: 1.5 }\n');
+    expect(ok.load().audit.checkpointEvery).toEqual({ rows: 500, minutes: 1.5 });
+    expect(() => withConfig('audit:\n  checkpointEvery: { rows: 0 }\n').load()).toThrow(
+      /audit\.checkpointEvery\.rows/,
+    );
+    expect(() => withConfig('audit:\n  checkpointEvery: { hours: 1 }\n').load()).toThrow(
+      ConfigError,
+    );
+  });
+});

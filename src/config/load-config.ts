@@ -7,8 +7,10 @@ import { ConfigError } from './config-error.js';
 import { parseTimeWindow } from './time-window.js';
 import { configFileSchema, envSchema, type ConfigFile } from './config.schema.js';
 import { sourceSettings } from './source-settings.js';
+import { syslogSettings } from './syslog-settings.js';
 import {
   type BackendConfig,
+  DICOM_OPERATIONS,
   SWEEP_NAMES,
   type StrataConfig,
   type SweepName,
@@ -91,9 +93,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
             host: p.host,
             port: p.port,
             source: p.source ?? peerSources[ae.trim()] ?? ae.trim(),
+            allow: p.allow ? [...new Set(p.allow)] : [...DICOM_OPERATIONS],
           },
         ]),
       ),
+      unknownPeerAllow: file.dicom?.unknownPeers
+        ? [...new Set(file.dicom.unknownPeers.allow)]
+        : [...DICOM_OPERATIONS],
       extraStorageSopClasses: file.dicom?.extraStorageSopClasses ?? [],
       checkCalledAet: file.dicom?.checkCalledAet ?? false,
       maxPduLength: file.dicom?.maxPduLength ?? 1024 * 1024,
@@ -114,6 +120,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
       passphrase: e.STRATA_KEY_PASSPHRASE ?? null,
     },
     auth: { adminToken: e.STRATA_ADMIN_TOKEN ?? null },
+    audit: {
+      checkpointEvery: {
+        rows: file.audit?.checkpointEvery?.rows ?? 10_000,
+        minutes: file.audit?.checkpointEvery?.minutes ?? 5,
+      },
+      syslog: syslogSettings(file.audit?.syslog),
+    },
     fixity: fixitySettings(file.fixity),
     lifecycle: lifecycleSettings(file.lifecycle, e.STRATA_TEST_NOW),
     storage: {

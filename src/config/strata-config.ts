@@ -1,3 +1,5 @@
+import { type SyslogConfig } from './syslog-settings.js';
+
 /** The typed, validated configuration every context reads. Built once, by loadConfig(). */
 export interface StrataConfig {
   dataDir: string;
@@ -16,6 +18,8 @@ export interface StrataConfig {
     archivedWaitMs: number;
     /** Known peers by AE title (C-MOVE destinations, commitment report targets, pull sources). */
     peers: Record<string, DicomPeer>;
+    /** What AE titles not in `peers` may do (all, unless dicom.unknownPeers.allow says less). */
+    unknownPeerAllow: DicomOperation[];
     extraStorageSopClasses: string[];
     checkCalledAet: boolean;
     maxPduLength: number;
@@ -37,6 +41,12 @@ export interface StrataConfig {
     passphrase: string | null;
   };
   auth: { adminToken: string | null };
+  audit: {
+    /** Sign the chain head after this many rows or this many minutes, whichever comes first. */
+    checkpointEvery: { rows: number; minutes: number };
+    /** The audit record repository the trail is sent to over syslog; null: none. */
+    syslog: SyslogConfig | null;
+  };
   fixity: { schedule: string | null; samplePercent: number; includeCold: boolean };
   lifecycle: {
     /** Cron expression per sweep, null = not scheduled. */
@@ -79,7 +89,16 @@ export interface DicomPeer {
   port: number;
   /** The source this peer's pushes are recorded under (its AE title unless configured). */
   source: string;
+  /** What it may ask of the archive (all unless configured); nothing = association refused. */
+  allow: DicomOperation[];
 }
+
+/**
+ * What a DICOM peer may ask of the archive: C-STORE, C-FIND, C-MOVE, C-GET and Storage Commitment
+ * (N-ACTION). C-ECHO is every accepted association's.
+ */
+export const DICOM_OPERATIONS = ['store', 'query', 'move', 'get', 'commit'] as const;
+export type DicomOperation = (typeof DICOM_OPERATIONS)[number];
 
 export type TierName = 'hot' | 'warm' | 'cold';
 

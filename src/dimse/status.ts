@@ -18,6 +18,8 @@ export const DimseStatus = {
   DuplicateSopInstance: 0x0111,
   /** Failure: no such SOP class / SOP class not supported. */
   SopClassNotSupported: 0x0122,
+  /** Failure: refused, not authorized (PS3.7 C.5.x general status: the peer may not do this). */
+  NotAuthorized: 0x0124,
   /** Failure: unrecognized operation (DIMSE command we do not implement). */
   UnrecognizedOperation: 0x0211,
   /** Failure: refused, out of resources (C-STORE 0xA7xx). */

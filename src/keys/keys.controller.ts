@@ -1,5 +1,6 @@
 import { Controller, Delete, Get, HttpCode, HttpException, Param, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
+import { Roles } from '../access/index.js';
 import { type Request } from 'express';
 import {
   type KeyChangeActor,
@@ -52,6 +53,8 @@ async function refusedAsConflict<T>(work: () => Promise<T>): Promise<T> {
 /** The same operations as `strata keys` (usable while the server holds the embedded database). */
 @ApiTags('keys')
 @ApiBearerAuth()
+// Key operations are the admin's alone: a key can make every study unreadable.
+@Roles('admin')
 @Controller('api/keys')
 export class KeysController {
   constructor(

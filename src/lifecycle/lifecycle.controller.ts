@@ -1,5 +1,6 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
+import { Roles } from '../access/index.js';
 import { SWEEP_NAMES, type SweepName } from '../config/index.js';
 import { badRequest, type Job, JobRepository, readJsonBody } from '../tiering/index.js';
 import { Database } from '../database/index.js';
@@ -71,6 +72,7 @@ export class LifecycleController {
    * rule that set it, the next move, holds, and the action due. `at=YYYY-MM-DD` answers for
    * another day.
    */
+  @Roles('archivist', 'auditor')
   @Get('studies/:study/lifecycle')
   explain(@Param('study') study: string, @Query('at') at?: string): Promise<Explanation> {
     if (!UID.test(study)) throw badRequest('the Study Instance UID is not valid');
@@ -82,6 +84,7 @@ export class LifecycleController {
    * the purge sweep after the grace period. Body or query: `reason` (required). 409 when a legal
    * hold covers the study.
    */
+  @Roles('archivist')
   @Delete('studies/:study')
   @HttpCode(202)
   @ApiBody({ schema: { example: { reason: 'sent to the wrong patient record' } } })
@@ -103,6 +106,7 @@ export class LifecycleController {
   }
 
   /** Recalls a study to the hot tier ahead of use (a move job; 202). Body: optional `reason`. */
+  @Roles('archivist')
   @Post('studies/:study/recall')
   @HttpCode(202)
   async recall(@Param('study') study: string, @Req() req: StrataRequest): Promise<RecallOutcome> {
@@ -115,6 +119,7 @@ export class LifecycleController {
   }
 
   /** A prefetch list: recalls every study of these patients to hot. Body: `{patientIds: [...]}`. */
+  @Roles('archivist')
   @Post('prefetch')
   @HttpCode(202)
   @ApiBody({ schema: { example: { patientIds: ['PID-1', 'PID-2'], reason: 'clinic 2026-12-01' } } })
@@ -134,6 +139,7 @@ export class LifecycleController {
   }
 
   /** Places a legal hold on a patient or a study. */
+  @Roles('archivist')
   @Post('holds')
   @HttpCode(201)
   @ApiBody({
@@ -153,6 +159,7 @@ export class LifecycleController {
   }
 
   /** Holds; `active=true|false`, `patientId=`, `studyInstanceUid=` filter. */
+  @Roles('archivist', 'auditor')
   @Get('holds')
   listHolds(
     @Query('active') active?: string,
@@ -169,6 +176,7 @@ export class LifecycleController {
     });
   }
 
+  @Roles('archivist', 'auditor')
   @Get('holds/:id')
   async getHold(@Param('id') id: string): Promise<LegalHold> {
     const hold = await this.holds.get(id);
@@ -177,6 +185,7 @@ export class LifecycleController {
   }
 
   /** Releases a hold. Body: `{reason}` (required). */
+  @Roles('archivist')
   @Post('holds/:id/release')
   @HttpCode(200)
   @ApiBody({ schema: { example: { reason: 'case closed' } } })
@@ -186,6 +195,7 @@ export class LifecycleController {
   }
 
   /** A deletion certificate: the signed document, its signature, and whether it verifies here. */
+  @Roles('archivist', 'auditor')
   @Get('deletions/:id')
   async certificate(@Param('id') id: string): Promise<{
     id: string;
@@ -212,6 +222,7 @@ export class LifecycleController {
    * server) would do: studies and bytes per tier, expiries, purges, the holds that block them.
    * Changes nothing. Body: `{months: 24, policiesDir?: "/path"}`.
    */
+  @Roles('archivist')
   @Post('policies/simulate')
   @HttpCode(200)
   @ApiBody({ schema: { example: { months: 24 } } })
@@ -230,6 +241,7 @@ export class LifecycleController {
   }
 
   /** Background jobs, newest first: `kind=`, `status=`, `limit=` (default 100). */
+  @Roles('archivist')
   @Get('jobs')
   listJobs(
     @Query('kind') kind?: string,
@@ -249,12 +261,14 @@ export class LifecycleController {
   }
 
   /** The sweeps' schedules: cron expression, window, paused, last tick and the node that ran it. */
+  @Roles('archivist')
   @Get('schedules')
   schedules(): ReturnType<Scheduler['status']> {
     return this.scheduler.status();
   }
 
   /** Runs a sweep now (or goes on with its unfinished job): 202 with the job. */
+  @Roles('archivist')
   @Post('sweeps/:name/run')
   @HttpCode(202)
   async runSweep(@Param('name') name: string, @Req() req: StrataRequest): Promise<Job> {
@@ -263,6 +277,7 @@ export class LifecycleController {
   }
 
   /** Pauses a sweep's schedule and its running job (it stops at its next batch). */
+  @Roles('archivist')
   @Post('schedules/:name/pause')
   @HttpCode(200)
   async pause(
@@ -274,6 +289,7 @@ export class LifecycleController {
   }
 
   /** Resumes a paused schedule; a paused sweep goes on at the next tick or `run`. */
+  @Roles('archivist')
   @Post('schedules/:name/resume')
   @HttpCode(200)
   async resume(

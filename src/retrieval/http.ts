@@ -1,13 +1,11 @@
 import { HttpException } from '@nestjs/common';
 import { type Request } from 'express';
+import { type AuthenticatedUser, sourceLimitOf } from '../access/index.js';
 import { isValidUid } from '../dicom/index.js';
 
-/**
- * What the admin context's guard sets on every authenticated request. Declared here rather than
- * imported: retrieval does not depend on admin.
- */
+/** What the admin context's guard sets on every authenticated request. */
 export interface RequestWithUser extends Request {
-  strataUser?: { name: string; role: string };
+  strataUser?: AuthenticatedUser;
 }
 
 /** Who is asking, for the audit trail. */
@@ -15,6 +13,11 @@ export interface Requester {
   actor: string;
   role: string | null;
   host: string | null;
+  /**
+   * A pacs token's source: it finds and reads only instances recorded under it. Absent or null:
+   * no limit (other roles; DIMSE peers, whose rights are per operation, dicom.peers.*.allow).
+   */
+  fromSource?: string | null;
 }
 
 export function requesterOf(req: RequestWithUser): Requester {
@@ -22,6 +25,7 @@ export function requesterOf(req: RequestWithUser): Requester {
     actor: req.strataUser?.name ?? 'unknown',
     role: req.strataUser?.role ?? null,
     host: req.ip ?? null,
+    fromSource: sourceLimitOf(req.strataUser),
   };
 }
 

@@ -1,5 +1,6 @@
 import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Roles } from '../access/index.js';
 import { type Response } from 'express';
 import { type QueryLevel, SearchError, type SearchScope } from '../catalog/index.js';
 import { negotiateJson } from './accept.js';
@@ -8,9 +9,11 @@ import { QidoService } from './qido.service.js';
 
 /**
  * QIDO-RS (PS3.18 10.6). Answers 200 with a JSON array, an empty one when nothing matches
- * (PS3.18 allows 200 or 204; an empty array spares clients a special case).
+ * (PS3.18 allows 200 or 204; an empty array spares clients a special case). Catalog metadata: for
+ * the archivist and auditor too; a pacs token finds only its source's instances.
  */
 @ApiTags('dicomweb')
+@Roles('archivist', 'auditor', 'pacs')
 @ApiBearerAuth()
 @Controller('dicomweb')
 export class QidoController {

@@ -40,7 +40,13 @@ export class QidoService {
     baseUrl: string,
   ): Promise<QidoAnswer> {
     const parsed = parseQidoParams(level, scope, params);
-    const { results, more } = await this.catalog.search(parsed.request, baseUrl);
+    // A pacs token finds only its source's instances ('', a pacs token without one: nothing).
+    const fromSource = who.fromSource;
+    const request =
+      fromSource === null || fromSource === undefined
+        ? parsed.request
+        : { ...parsed.request, fromSource };
+    const { results, more } = await this.catalog.search(request, baseUrl);
     const warnings = [...parsed.warnings];
     if (more && parsed.serverLimited) warnings.push(MORE_RESULTS);
     const include = parsed.request.includeFields;

@@ -1,5 +1,6 @@
 import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Roles, sourceLimitOf } from '../access/index.js';
 import { type Response } from 'express';
 import { type RetrievalFilter } from '../catalog/index.js';
 import { negotiateBulkData, negotiateDicomInstances, negotiateJson } from './accept.js';
@@ -10,16 +11,30 @@ import { WadoService } from './wado.service.js';
 
 const DICOM_MULTIPART = 'multipart/related; type="application/dicom"';
 
-function filterOf(study: string, series?: string, instance?: string): RetrievalFilter {
+/** What a request asks for; a pacs token's request only reaches its source's instances. */
+function filterOf(
+  req: RequestWithUser,
+  study: string,
+  series?: string,
+  instance?: string,
+): RetrievalFilter {
   checkUids({ StudyInstanceUID: study, SeriesInstanceUID: series, SOPInstanceUID: instance });
+  const fromSource = sourceLimitOf(req.strataUser);
   return {
     studyInstanceUid: study,
     ...(series ? { seriesInstanceUid: series } : {}),
     ...(instance ? { sopInstanceUid: instance } : {}),
+    ...(fromSource !== null ? { fromSource } : {}),
   };
 }
 
-/** WADO-RS (PS3.18 10.4): instances, metadata and bulk data of a study, series or instance. */
+/** Catalog metadata (no pixel data): the auditor's too. */
+const METADATA_ROLES = ['archivist', 'auditor', 'pacs'] as const;
+
+/**
+ * WADO-RS (PS3.18 10.4): instances, metadata and bulk data of a study, series or instance. Pixel
+ * data (instances, bulk data) is for pacs tokens; metadata for the auditor and archivist too.
+ */
 @ApiTags('dicomweb')
 @ApiBearerAuth()
 @Controller('dicomweb')
@@ -30,6 +45,7 @@ export class WadoController {
     private readonly bulk: BulkDataService,
   ) {}
 
+  @Roles('pacs')
   @Get('studies/:study')
   @ApiProduces(DICOM_MULTIPART)
   study(
@@ -37,9 +53,10 @@ export class WadoController {
     @Res() res: Response,
     @Param('study') study: string,
   ): Promise<void> {
-    return this.instances(req, res, filterOf(study));
+    return this.instances(req, res, filterOf(req, study));
   }
 
+  @Roles('pacs')
   @Get('studies/:study/series/:series')
   @ApiProduces(DICOM_MULTIPART)
   series(
@@ -48,9 +65,10 @@ export class WadoController {
     @Param('study') study: string,
     @Param('series') series: string,
   ): Promise<void> {
-    return this.instances(req, res, filterOf(study, series));
+    return this.instances(req, res, filterOf(req, study, series));
   }
 
+  @Roles('pacs')
   @Get('studies/:study/series/:series/instances/:instance')
   @ApiProduces(DICOM_MULTIPART)
   instance(
@@ -60,9 +78,10 @@ export class WadoController {
     @Param('series') series: string,
     @Param('instance') instance: string,
   ): Promise<void> {
-    return this.instances(req, res, filterOf(study, series, instance));
+    return this.instances(req, res, filterOf(req, study, series, instance));
   }
 
+  @Roles(...METADATA_ROLES)
   @Get('studies/:study/metadata')
   @ApiProduces('application/dicom+json')
   studyMetadata(
@@ -70,9 +89,10 @@ export class WadoController {
     @Res() res: Response,
     @Param('study') study: string,
   ): Promise<void> {
-    return this.meta(req, res, filterOf(study));
+    return this.meta(req, res, filterOf(req, study));
   }
 
+  @Roles(...METADATA_ROLES)
   @Get('studies/:study/series/:series/metadata')
   @ApiProduces('application/dicom+json')
   seriesMetadata(
@@ -81,9 +101,10 @@ export class WadoController {
     @Param('study') study: string,
     @Param('series') series: string,
   ): Promise<void> {
-    return this.meta(req, res, filterOf(study, series));
+    return this.meta(req, res, filterOf(req, study, series));
   }
 
+  @Roles(...METADATA_ROLES)
   @Get('studies/:study/series/:series/instances/:instance/metadata')
   @ApiProduces('application/dicom+json')
   instanceMetadata(
@@ -93,10 +114,11 @@ export class WadoController {
     @Param('series') series: string,
     @Param('instance') instance: string,
   ): Promise<void> {
-    return this.meta(req, res, filterOf(study, series, instance));
+    return this.meta(req, res, filterOf(req, study, series, instance));
   }
 
   /** The path is a tag, or sequence tag / item / tag ... as the metadata's BulkDataURIs give it. */
+  @Roles('pacs')
   @Get('studies/:study/series/:series/instances/:instance/bulkdata/*path')
   @ApiProduces('multipart/related; type="application/octet-stream"')
   bulkData(
@@ -107,7 +129,7 @@ export class WadoController {
     @Param('instance') instance: string,
     @Param('path') rawPath: string | string[],
   ): Promise<void> {
-    const filter = filterOf(study, series, instance);
+    const filter = filterOf(req, study, series, instance);
     const segments = Array.isArray(rawPath) ? rawPath : rawPath.split('/');
     const path = parseBulkDataPath(segments);
     if (!path) throw problem(404, 'no bulk data is served at this path');

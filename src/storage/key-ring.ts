@@ -165,6 +165,27 @@ export class KeyRing {
     if (this.held.size === 0) throw new Error(`no archive private key in ${this.files.folder}`);
   }
 
+  /**
+   * Every archive key's public half, armored, with whether this node holds its private key: the
+   * keys audit checkpoints may be signed with (retired archive keys included, for old ones).
+   */
+  async archivePublicKeys(): Promise<{ fingerprint: string; armored: string; held: boolean }[]> {
+    const out = new Map<string, { fingerprint: string; armored: string; held: boolean }>();
+    for (const k of this.held.values()) {
+      out.set(k.fingerprint, {
+        fingerprint: k.fingerprint,
+        armored: this.pgp.armor(k.privateKey.toPublic()),
+        held: true,
+      });
+    }
+    for (const r of await this.repo.all()) {
+      if (r.role === 'archive' && !out.has(r.fingerprint)) {
+        out.set(r.fingerprint, { fingerprint: r.fingerprint, armored: r.publicKey, held: false });
+      }
+    }
+    return [...out.values()];
+  }
+
   /** The key ring as the catalog has it, with how many studies are wrapped for each key. */
   async list(): Promise<{
     studies: number;

@@ -7,9 +7,10 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { STRATA_CONFIG, type StrataConfig } from '../config/index.js';
-import { AuditModule, AuditService } from '../audit/index.js';
+import { ARCHIVE_SIGNER, AuditModule, AuditService } from '../audit/index.js';
 import { Database } from '../database/index.js';
 import { ArchiveKeyRepository } from './archive-key.repository.js';
+import { archiveSigner } from './archive-signer.js';
 import { type BlobBackend } from './backend.js';
 import { BlobStore } from './blob-store.service.js';
 import { openBackends } from './backend-registry.js';
@@ -124,6 +125,8 @@ class BackendCloser implements OnApplicationShutdown {
       useFactory: loadKeys,
     },
     { provide: KeyService, inject: [KEY_MATERIAL], useFactory: (m: KeyMaterial) => m.keys },
+    // The audit trail signs its checkpoints with the archive key through this port.
+    { provide: ARCHIVE_SIGNER, inject: [KeyService], useFactory: archiveSigner },
     {
       provide: BlobStore,
       inject: [BACKENDS, STRATA_CONFIG, OpenPgpRepository, KEY_MATERIAL],
@@ -137,6 +140,6 @@ class BackendCloser implements OnApplicationShutdown {
     CrashLeftoverSweeper,
     BackendCloser,
   ],
-  exports: [BlobStore, KeyService],
+  exports: [BlobStore, KeyService, ARCHIVE_SIGNER],
 })
 export class StorageModule {}

@@ -1,5 +1,6 @@
 import { Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
+import { Roles } from '../access/index.js';
 import { type Request } from 'express';
 import { TIER_NAMES, type TierName } from '../config/index.js';
 import { Database } from '../database/index.js';
@@ -30,6 +31,7 @@ export class TieringController {
   ) {}
 
   /** Moves every object of a study to a tier, as a job (202; follow it at GET /api/jobs/{id}). */
+  @Roles('archivist')
   @Post('studies/:study/move')
   @HttpCode(202)
   @ApiBody({ schema: { example: { tier: 'warm' } } })
@@ -38,6 +40,7 @@ export class TieringController {
   }
 
   /** The same for one series. */
+  @Roles('archivist')
   @Post('studies/:study/series/:series/move')
   @HttpCode(202)
   @ApiBody({ schema: { example: { tier: 'cold' } } })
@@ -55,6 +58,7 @@ export class TieringController {
    * `includeCold` (reading cold copies may need restores and cost retrieval fees), `deep` (read
    * and decrypt every copy, also those an S3 ETag confirmed at write lets a HEAD request check).
    */
+  @Roles('archivist')
   @Post('fixity')
   @HttpCode(202)
   @ApiBody({
@@ -88,6 +92,7 @@ export class TieringController {
   }
 
   /** A background job: status, progress (objects and bytes done of the total), error. */
+  @Roles('archivist')
   @Get('jobs/:id')
   async job(@Param('id') id: string): Promise<Job> {
     const job = await this.mover.getJob(id); // any kind of job
@@ -96,6 +101,7 @@ export class TieringController {
   }
 
   /** Where a study's objects are: per series, the tiers and backends, objects and bytes. */
+  @Roles('archivist', 'auditor')
   @Get('studies/:study')
   async study(@Param('study') study: string): Promise<{
     studyInstanceUid: string;

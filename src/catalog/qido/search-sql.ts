@@ -87,6 +87,22 @@ const METADATA_JOIN: Record<QueryLevel, string> = {
     'LEFT JOIN LATERAL (SELECT mv.metadata FROM instance_versions mv WHERE mv.id = q._v_id) m ON true',
 };
 
+/**
+ * A source's part of the catalog: instances of which at least one version was recorded under it,
+ * and the series and studies holding one. (Study and series attributes computed over all their
+ * instances, such as NumberOfStudyRelatedInstances, still count the others.)
+ */
+const FROM_SOURCE: Record<QueryLevel, (param: string) => string> = {
+  study: (p) =>
+    `EXISTS (SELECT 1 FROM instances fi JOIN instance_versions fv ON fv.instance_fk = fi.id\n` +
+    `    WHERE fi.study_fk = st.id AND fv.source = ${p})`,
+  series: (p) =>
+    `EXISTS (SELECT 1 FROM instances fi JOIN instance_versions fv ON fv.instance_fk = fi.id\n` +
+    `    WHERE fi.series_fk = se.id AND fv.source = ${p})`,
+  instance: (p) =>
+    `EXISTS (SELECT 1 FROM instance_versions fv WHERE fv.instance_fk = i.id AND fv.source = ${p})`,
+};
+
 function renderOf(def: AttributeDef): 'text' | 'pn' | 'number' | 'array' {
   if (def.match === 'code-array' || def.match === 'uid-array') return 'array';
   if (def.vr === 'PN') return 'pn';
@@ -129,6 +145,8 @@ export function buildSearch(req: SearchRequest): SearchStatement {
     const def = catalogAttribute(keyword === 'StudyInstanceUID' ? '0020000D' : '0020000E');
     where.push(`${def.column} = ${params.add(uid)}`);
   }
+
+  if (req.fromSource !== undefined) where.push(FROM_SOURCE[level](params.add(req.fromSource)));
 
   for (const { key, value } of req.keys) {
     if (key.includes('.')) {

@@ -32,6 +32,11 @@ export interface SearchRequest {
   /** null: no limit. */
   limit: number | null;
   offset: number;
+  /**
+   * Only instances recorded under this source (at least one version of each came from it), and
+   * the studies and series that hold such instances: what a pacs token may see (README: Access).
+   */
+  fromSource?: string;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Controller, Get, HttpCode, HttpException, Inject, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Roles } from '../../access/index.js';
 import { STRATA_CONFIG, type StrataConfig } from '../../config/index.js';
 import { AdapterRegistry } from './adapter-registry.js';
 import { PullAdapter } from './pull/pull-adapter.js';
@@ -20,6 +21,7 @@ export class SourcesController {
    * (id, kind, running, health) and its counters since start (instances received, stored, new
    * versions, duplicates, refused, bytes, last activity); then every adapter with its totals.
    */
+  @Roles('archivist')
   @Get()
   async list(): Promise<SourcesView> {
     const adapters = await Promise.all(
@@ -36,6 +38,7 @@ export class SourcesController {
    * Starts a run of a pull source now (202), from its checkpoint; follow it at GET /api/sources
    * (its detail and counters). 409 when it is being pulled already, here or on another node.
    */
+  @Roles('archivist')
   @Post(':id/pull')
   @HttpCode(202)
   pull(@Param('id') id: string): { source: string; started: true } {

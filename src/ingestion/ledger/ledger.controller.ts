@@ -1,5 +1,6 @@
 import { Controller, Get, HttpException, Inject, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Roles } from '../../access/index.js';
 import { STRATA_CONFIG, type StrataConfig } from '../../config/index.js';
 import { Database } from '../../database/index.js';
 import { type Ledger, LedgerRepository } from './ledger.repository.js';
@@ -36,6 +37,7 @@ export class LedgerController {
    * not delete it yet), retrievals back by the source's AE titles, and refusals with the reason.
    * Defaults: the last 30 days; `limit` instances (default 10,000).
    */
+  @Roles('archivist', 'auditor')
   @Get(':id/ledger')
   ledger(
     @Param('id') id: string,

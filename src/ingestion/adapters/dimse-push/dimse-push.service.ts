@@ -2,12 +2,20 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type Readable } from 'node:stream';
 import { z } from 'zod';
 import { AuditService } from '../../../audit/index.js';
-import { type SourceConfig, STRATA_CONFIG, type StrataConfig } from '../../../config/index.js';
+import {
+  type DicomOperation,
+  type SourceConfig,
+  STRATA_CONFIG,
+  type StrataConfig,
+} from '../../../config/index.js';
 import {
   type AssociationDecision,
   type AssociationInfo,
+  type DimseReplyChannel,
+  type DimseResponse,
   DimseServer,
   DimseServiceRegistry,
+  type OtherCommandRequest,
   type StoreRequest,
 } from '../../../dimse/index.js';
 import { IngestionService } from '../../ingestion.service.js';
@@ -19,6 +27,7 @@ import {
 } from '../adapter.js';
 import { AdapterActivity } from '../adapter-activity.js';
 import { optionProblems } from '../source-options.js';
+import { allowedOperations, commandName, notAuthorized, operationOf } from './peer-access.js';
 import { storeStatus } from './store-status.js';
 
 /**
@@ -26,7 +35,9 @@ import { storeStatus } from './store-status.js';
  * IngestRequest for the one pipeline (source = calling AE). It is also the archive's one
  * association listener: every other command goes to the DIMSE services other contexts registered
  * (C-FIND/C-MOVE/C-GET, Storage Commitment), all of them in their onModuleInit, i.e. before
- * the adapter registry starts this adapter (onApplicationBootstrap) and it listens.
+ * the adapter registry starts this adapter (onApplicationBootstrap) and it listens. Being the one
+ * listener, it also applies each peer's rights (dicom.peers.<AE>.allow, dicom.unknownPeers) to
+ * every command before it reaches a service.
  */
 @Injectable()
 export class DimsePushService implements IngestionAdapter {
@@ -70,7 +81,7 @@ export class DimsePushService implements IngestionAdapter {
         // A C-GET SCU takes the SCP role for the storage SOP classes it wants instances in.
         acceptsRequesterScpRole: (uid) => this.ingestion.acceptsSopClass(uid),
         onStore: (req, data) => this.store(req, data),
-        onOtherCommand: (req, reply) => this.registry.dispatch(req, reply),
+        onOtherCommand: (req, reply) => this.other(req, reply),
       },
     });
     this.boundPort = await this.server.listen();
@@ -118,6 +129,17 @@ export class DimsePushService implements IngestionAdapter {
         reason: 3,
         logReason: 'calling AE title not in the allow-list',
       };
+    } else if (allowedOperations(d, info.callingAet).length === 0) {
+      // A peer that may do nothing has no use for an association (C-ECHO included).
+      decision = {
+        accept: false,
+        result: 1,
+        source: 1,
+        reason: 3,
+        logReason: d.peers[info.callingAet]
+          ? `dicom.peers.${info.callingAet}.allow is empty`
+          : 'unknown calling AE title (dicom.unknownPeers.allow is empty)',
+      };
     }
     if (!decision.accept) {
       this.logger.warn(
@@ -139,6 +161,10 @@ export class DimsePushService implements IngestionAdapter {
   }
 
   private async store(req: StoreRequest, data: Readable) {
+    if (!this.allows(req.association, 'store')) {
+      data.resume(); // discarded: the refusal is sent once the data set is in
+      return this.denied(req.association, 'store', req.affectedSopClassUid);
+    }
     // A configured peer's pushes are recorded under its source name (dicom.peers, or the source
     // in the config file that names the peer); anyone else's under the calling AE title.
     const source =
@@ -159,5 +185,52 @@ export class DimsePushService implements IngestionAdapter {
     });
     this.activity.count(source, result);
     return storeStatus(result);
+  }
+
+  /** C-FIND, C-MOVE, C-GET, N-ACTION...: to the service registered for it, if the peer may. */
+  private async other(
+    req: OtherCommandRequest,
+    reply: DimseReplyChannel,
+  ): Promise<DimseResponse | undefined> {
+    const operation = operationOf(req.command.commandField);
+    if (operation !== null && !this.allows(req.association, operation)) {
+      req.data?.resume();
+      return this.denied(req.association, operation, req.abstractSyntaxUid);
+    }
+    return this.registry.dispatch(req, reply);
+  }
+
+  private allows(association: AssociationInfo, operation: DicomOperation): boolean {
+    return allowedOperations(this.config.dicom, association.callingAet).includes(operation);
+  }
+
+  /** Refuses a command (0124), audited as 'permission.denied': who, what, never the data set. */
+  private async denied(
+    association: AssociationInfo,
+    operation: DicomOperation,
+    sopClassUid: string,
+  ): Promise<DimseResponse> {
+    const command = commandName(operation);
+    this.logger.warn(
+      `refused ${command} from ${association.callingAet}@${association.remoteAddress}: not authorized`,
+    );
+    await this.audit
+      .recordAlone({
+        actor: association.callingAet,
+        actorHost: association.remoteAddress,
+        action: 'permission.denied',
+        outcome: 'failure',
+        detail: {
+          protocol: 'DIMSE',
+          command,
+          operation,
+          sopClassUid,
+          calledAet: association.calledAet,
+          association: association.id,
+          allowed: [...allowedOperations(this.config.dicom, association.callingAet)],
+        },
+      })
+      .catch((e: unknown) => this.logger.error(`could not audit a refused command: ${String(e)}`));
+    return notAuthorized(operation);
   }
 }

@@ -1,5 +1,6 @@
 import { Controller, HttpException, Inject, Logger, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiConsumes, ApiTags } from '@nestjs/swagger';
+import { type AuthenticatedUser, Roles } from '../../../access/index.js';
 import Dicer from 'dicer';
 import { type Request, type Response } from 'express';
 import { type Readable } from 'node:stream';
@@ -15,11 +16,12 @@ function problem(status: number, detail: string): HttpException {
 }
 
 interface RequestWithUser extends Request {
-  strataUser?: { name: string };
+  strataUser?: AuthenticatedUser;
 }
 
 /** STOW-RS (PS3.18 10.5): each application/dicom part streams into the one ingestion pipeline. */
 @ApiTags('dicomweb')
+@Roles('pacs')
 @ApiBearerAuth()
 @Controller('dicomweb')
 export class StowController {
@@ -63,7 +65,9 @@ export class StowController {
       throw problem(413, `the request body (${declared} bytes) exceeds the limit of ${max} bytes`);
     }
     const actor = req.strataUser?.name ?? 'unknown';
-    const source = this.adapter.sourceFor(actor);
+    // A pacs token is bound to its source (created so that it agrees with a stow-push source
+    // naming the token); other tokens (admin) go by the stow-push sources' `token` keys.
+    const source = req.strataUser?.source ?? this.adapter.sourceFor(actor);
     const baseUrl = `${req.protocol}://${req.get('host')}/dicomweb`;
     const response = new StowResponse(baseUrl);
     const parser = new Dicer({ boundary: ct.value.boundary, maxHeaderPairs: 100 });
