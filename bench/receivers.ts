@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pg from 'pg';
 import {
   freePort,
   procStatus,
@@ -20,8 +21,13 @@ import {
   TreeSampler,
 } from './processes.js';
 
-export type ReceiverKind = 'strata' | 'storescp' | 'orthanc';
-export const RECEIVER_KINDS: readonly ReceiverKind[] = ['strata', 'storescp', 'orthanc'];
+export type ReceiverKind = 'strata' | 'strata-noaudit' | 'storescp' | 'orthanc';
+export const RECEIVER_KINDS: readonly ReceiverKind[] = [
+  'strata',
+  'strata-noaudit',
+  'storescp',
+  'orthanc',
+];
 
 export const CALLING_AET = 'BENCH';
 export const ORTHANC_BINARY = '/usr/sbin/Orthanc';
@@ -351,7 +357,37 @@ function strataEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-async function startStrata(options: StartOptions): Promise<Receiver> {
+/**
+ * What auditing costs ingest, measured rather than estimated: the archive has no switch that turns
+ * auditing off (it must not), so this bench-only receiver is Strata whose own throwaway database
+ * has strata_audit_append replaced by a no-op once it has started. Every audit row's SQL work (the
+ * chain lock, the hash, the insert and its indexes) is gone; the canonical encoding in Node stays.
+ */
+async function disableAuditAppends(dataDir: string): Promise<void> {
+  const password = (await readFile(join(dataDir, 'pg.secret'), 'utf8')).trim();
+  const port = Number(
+    (await readFile(join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[3],
+  );
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port,
+    user: 'strata',
+    password,
+    database: 'strata',
+  });
+  await client.connect();
+  try {
+    await client.query(`
+      CREATE OR REPLACE FUNCTION strata_audit_append(
+          p_at timestamptz, p_actor text, p_actor_host text, p_role text, p_action text, p_outcome text,
+          p_patient_id text, p_study_instance_uid text, p_instances integer, p_detail jsonb, p_canonical text)
+        RETURNS void LANGUAGE plpgsql AS $$ BEGIN END $$`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function startStrata(options: StartOptions, auditOff = false): Promise<Receiver> {
   const main = join(options.root, 'dist', 'src', 'main.js');
   if (!existsSync(main))
     throw new Error(`${main} does not exist: build Strata first (npm run build)`);
@@ -401,6 +437,15 @@ async function startStrata(options: StartOptions): Promise<Receiver> {
     throw error;
   }
   const startSeconds = (performance.now() - started) / 1000;
+  if (auditOff) {
+    try {
+      await disableAuditAppends(dataDir);
+    } catch (error) {
+      await stopChild(child, 'SIGKILL', 5_000);
+      await cleanup(dir, options.keep);
+      throw error;
+    }
+  }
   const postgres = new TreeSampler(child.pid!, (comm) => comm === 'postgres');
   postgres.start();
   let postgresMemory: TreeMemory | undefined;
@@ -436,7 +481,7 @@ async function startStrata(options: StartOptions): Promise<Receiver> {
   const filesInObjects = () => countFiles(objectsDir, (name) => name.startsWith('.'));
 
   return {
-    kind: 'strata',
+    kind: auditOff ? 'strata-noaudit' : 'strata',
     aet,
     dicomPort,
     pid: child.pid!,
@@ -476,6 +521,8 @@ export function startReceiver(kind: ReceiverKind, options: StartOptions): Promis
   switch (kind) {
     case 'strata':
       return startStrata(options);
+    case 'strata-noaudit':
+      return startStrata(options, true);
     case 'storescp':
       return startStorescp(options);
     case 'orthanc':

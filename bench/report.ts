@@ -261,6 +261,33 @@ git: ${report.git.sha ?? 'no commit'}${report.git.dirty ? ' (working tree dirty)
 - Orthanc: ${m.orthanc}`;
 }
 
+/**
+ * What auditing costs ingest: Strata against strata-noaudit (the same Strata, its audit appends
+ * made no-ops in its own bench database), per dataset and protocol, against the target of 5 %.
+ */
+function auditCost(summaries: readonly Summary[]): string {
+  const lines: string[] = [];
+  for (const on of summaries.filter((x) => x.receiver === 'strata')) {
+    const off = summaries.find(
+      (x) =>
+        x.receiver === 'strata-noaudit' && x.protocol === on.protocol && x.dataset === on.dataset,
+    );
+    if (!off?.instancesPerSecond || !on.instancesPerSecond) continue;
+    const cost = 1 - on.instancesPerSecond / off.instancesPerSecond;
+    lines.push(
+      `- ${on.protocol} ${on.dataset}: ${fmt(on.instancesPerSecond)} instances/s audited, ${fmt(off.instancesPerSecond)} without audit rows: auditing costs ${(cost * 100).toFixed(1)} % (target < 5 %: ${cost < 0.05 ? 'pass' : '**FAIL**'})`,
+    );
+  }
+  if (lines.length === 0) return '';
+  return `
+### Auditing's cost on ingest
+
+\`strata-noaudit\` is Strata with \`strata_audit_append\` replaced by a no-op in its own bench database once it has started (the archive itself has no switch to turn auditing off): the audit rows' SQL work (chain lock, hash, insert, indexes) is gone, the canonical encoding in Node stays. Medians of the runs above; run-to-run noise on this machine is a few percent, so a small negative cost means no measurable difference.
+
+${lines.join('\n')}
+`;
+}
+
 export function markdown(report: Report): string {
   const runRows = report.measurements.map((r) => [
     r.receiver,
@@ -284,7 +311,7 @@ export function markdown(report: Report): string {
 ${NAGLE_NOTE}. MB = 10^6 bytes of Part 10 files sent; seconds = wall clock of storescu (process start to exit) or of all STOW-RS requests; peak RSS = VmHWM of the receiver's main process; "+ PG PSS MB" = peak of the summed PSS of Strata's embedded PostgreSQL processes (sampled every 0.5 s), on top of Strata's own RSS.
 
 ${markdownTable(COLUMNS, rows(report.summaries), NUMERIC)}
-
+${auditCost(report.summaries)}
 ## Datasets
 
 ${report.datasets

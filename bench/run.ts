@@ -5,7 +5,8 @@
  *
  * Environment:
  *   BENCH_REPEAT=3                      runs per measurement (the median is reported)
- *   BENCH_ONLY=strata,storescp,orthanc  receivers to measure
+ *   BENCH_ONLY=strata,strata-noaudit,storescp,orthanc  receivers to measure (strata-noaudit:
+ *                                       Strata with its audit appends made no-ops, for their cost)
  *   BENCH_DATASETS=ct512k,small52k      datasets (generated into bench/.work/datasets if absent)
  *   BENCH_PROTOCOLS=cstore,stow,tiers,lifecycle,retrieve,audit
  *                                       C-STORE, STOW-RS (uses ct512k), the tier benchmark
@@ -367,7 +368,10 @@ async function available(kind: ReceiverKind, root: string): Promise<string | nul
   }
   if (kind === 'storescp' && !(await which('storescp'))) return 'storescp (dcmtk) not found';
   if (kind === 'orthanc' && !existsSync(ORTHANC_BINARY)) return `${ORTHANC_BINARY} not found`;
-  if (kind === 'strata' && !existsSync(join(root, 'dist', 'src', 'main.js'))) {
+  if (
+    (kind === 'strata' || kind === 'strata-noaudit') &&
+    !existsSync(join(root, 'dist', 'src', 'main.js'))
+  ) {
     return 'dist/src/main.js not found (npm run build)';
   }
   return null;
