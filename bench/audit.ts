@@ -466,7 +466,7 @@ export async function runAuditBench(root: string): Promise<{ md: string; json: s
       STRATA_KEY_PASSPHRASE: 'bench-passphrase',
       STRATA_LOG_LEVEL: 'warn',
     });
-    const opened = await openDatabase(config, { log, warn: log });
+    const opened = await openDatabase(config, { log, warn: log }, { owner: true });
     let app: INestApplicationContext | undefined;
     try {
       app = await NestFactory.createApplicationContext(

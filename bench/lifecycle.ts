@@ -576,7 +576,7 @@ fixity: { schedule: 'off' }
       STRATA_KEY_PASSPHRASE: 'bench-passphrase',
       STRATA_LOG_LEVEL: 'warn',
     });
-    const opened = await openDatabase(config, { log, warn: log });
+    const opened = await openDatabase(config, { log, warn: log }, { owner: true });
     let app: INestApplicationContext | undefined;
     try {
       app = await NestFactory.createApplicationContext(
