@@ -12,7 +12,7 @@ import { badRequest, type Job, readJsonBody } from '../tiering/index.js';
 import { KeyJobs } from './key-jobs.service.js';
 
 interface StrataRequest extends Request {
-  strataUser?: { name: string };
+  strataUser?: { name: string; role?: string };
 }
 
 interface KeyRingStatus {
@@ -38,6 +38,7 @@ interface KeyRingStatus {
 const by = (req: StrataRequest): KeyChangeActor => ({
   actor: req.strataUser?.name ?? 'unknown',
   actorHost: req.ip ?? null,
+  role: req.strataUser?.role ?? null,
 });
 
 /** A refused key-ring change is a conflict with the ring's state (409); the message says why. */

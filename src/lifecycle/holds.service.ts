@@ -24,6 +24,8 @@ export interface HoldRequest {
 interface Actor {
   actor: string;
   actorHost: string | null;
+  /** The caller's role (an API token's), for the audit trail; null for the CLI or the system. */
+  role?: string | null;
 }
 
 const FIELDS = [
@@ -100,6 +102,7 @@ export class HoldsService {
       await this.audit.record(tx, {
         actor: by.actor,
         actorHost: by.actorHost,
+        role: by.role ?? null,
         action: 'hold.placed',
         outcome: 'success',
         patientId: placed.patientId,
@@ -131,6 +134,7 @@ export class HoldsService {
       await this.audit.record(tx, {
         actor: by.actor,
         actorHost: by.actorHost,
+        role: by.role ?? null,
         action: 'hold.released',
         outcome: 'success',
         patientId: released.patientId,

@@ -2,12 +2,13 @@ import { HttpException } from '@nestjs/common';
 import { type Request } from 'express';
 
 export interface StrataRequest extends Request {
-  strataUser?: { name: string };
+  strataUser?: { name: string; role?: string };
 }
 
 export const actorOf = (req: StrataRequest) => ({
   actor: req.strataUser?.name ?? 'unknown',
   actorHost: req.ip ?? null,
+  role: req.strataUser?.role ?? null,
 });
 
 export function problem(status: number, detail: string): HttpException {

@@ -84,7 +84,7 @@ export class LifecycleService {
   async requestDeletion(
     studyUid: string,
     reason: string,
-    by: { actor: string; actorHost: string | null },
+    by: { actor: string; actorHost: string | null; role?: string | null },
   ): Promise<{ expiredAt: string; purgeNotBefore: string }> {
     const found = await this.facts.forStudy(this.db, studyUid);
     const status = await this.deletions.status(this.db, studyUid);
@@ -105,6 +105,7 @@ export class LifecycleService {
       await this.audit.record(tx, {
         actor: by.actor,
         actorHost: by.actorHost,
+        role: by.role ?? null,
         action: 'study.expired',
         outcome: 'success',
         patientId,
@@ -123,6 +124,7 @@ export class LifecycleService {
       await this.audit.recordAlone({
         actor: by.actor,
         actorHost: by.actorHost,
+        role: by.role ?? null,
         action: 'study.delete-requested',
         outcome: 'failure',
         patientId,

@@ -10,6 +10,8 @@ import { LIFECYCLE_OPTIONS, type LifecycleOptions } from './sweeps.service.js';
 interface Actor {
   actor: string;
   actorHost: string | null;
+  /** The caller's role (an API token's), for the audit trail; null for the CLI or the system. */
+  role?: string | null;
 }
 
 export interface RecallOutcome {
@@ -82,11 +84,13 @@ export class RecallService implements OnApplicationBootstrap {
       tier: 'hot',
       actor: by.actor,
       actorHost: by.actorHost,
+      role: by.role ?? null,
       policy: { version: this.policies.current.version, rule: null, reason: `recall: ${reason}` },
     });
     await this.audit.recordAlone({
       actor: by.actor,
       actorHost: by.actorHost,
+      role: by.role ?? null,
       action: 'study.recall-requested',
       outcome: 'success',
       patientId: s.facts.patientId,

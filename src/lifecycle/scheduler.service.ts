@@ -84,7 +84,10 @@ export class Scheduler implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 
   /** Pauses a schedule (no tick claims it) and the sweep of that kind that is running. */
-  async pause(name: SweepName, by: { actor: string; actorHost: string | null }): Promise<void> {
+  async pause(
+    name: SweepName,
+    by: { actor: string; actorHost: string | null; role?: string | null },
+  ): Promise<void> {
     await this.leases.setPaused(this.db, name, true);
     const job = await this.sweeps.pause(name);
     await this.audit.recordAlone({
@@ -95,7 +98,10 @@ export class Scheduler implements OnApplicationBootstrap, OnApplicationShutdown 
     });
   }
 
-  async resume(name: SweepName, by: { actor: string; actorHost: string | null }): Promise<void> {
+  async resume(
+    name: SweepName,
+    by: { actor: string; actorHost: string | null; role?: string | null },
+  ): Promise<void> {
     await this.leases.setPaused(this.db, name, false);
     await this.audit.recordAlone({
       ...by,

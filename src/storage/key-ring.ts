@@ -26,6 +26,8 @@ export interface HeldKey {
 export interface KeyChangeActor {
   actor: string;
   actorHost: string | null;
+  /** The caller's role (an API token's), for the audit trail; null for the CLI or the system. */
+  role?: string | null;
 }
 
 /** Serialises key-ring changes across processes (the CLI and every server node). */

@@ -32,6 +32,8 @@ export interface FixityRequest {
   deep: boolean;
   actor: string;
   actorHost: string | null;
+  /** The caller's role (an API token's), for the audit trail; null for the CLI or the system. */
+  role?: string | null;
 }
 
 export interface FixityResult {
@@ -118,6 +120,7 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
         includeCold: req.includeCold,
         deep: req.deep,
         actorHost: req.actorHost,
+        role: req.role ?? null,
       },
       req.actor,
     );
@@ -199,6 +202,7 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
       await this.audit.recordAlone({
         actor: job.actor,
         actorHost: req.actorHost,
+        role: req.role ?? null,
         action: 'fixity.checked',
         outcome: result.unrepaired > 0 ? 'failure' : bad > 0 ? 'warning' : 'success',
         detail: { job: job.id, tiers, samplePercent: req.samplePercent, ...result },

@@ -33,6 +33,8 @@ export interface MoveRequest {
   tier: TierName;
   actor: string;
   actorHost: string | null;
+  /** The caller's role (an API token's), for the audit trail; null for the CLI or the system. */
+  role?: string | null;
   /** Why, when a policy asked for the move (recorded in the job and its audit rows). */
   policy?: { version: string; rule: string | null; reason: string };
 }
@@ -115,6 +117,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
         seriesInstanceUid: req.seriesInstanceUid,
         tier: req.tier,
         actorHost: req.actorHost,
+        role: req.role ?? null,
         ...(req.policy ? { policy: req.policy } : {}),
       },
       req.actor,
@@ -494,6 +497,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
       seriesInstanceUid: string | null;
       tier: string;
       actorHost: string | null;
+      role?: string | null;
       policy?: Record<string, unknown>;
     };
     const [study] = await this.db.query<{ patient_id: string | null }>(
@@ -503,6 +507,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
     await this.audit.recordAlone({
       actor: job.actor,
       actorHost: p.actorHost,
+      role: p.role ?? null,
       action: 'study.moved',
       outcome,
       patientId: study?.patient_id ?? null,

@@ -12,7 +12,7 @@ import { FixityService } from './fixity.service.js';
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 interface StrataRequest extends Request {
-  strataUser?: { name: string };
+  strataUser?: { name: string; role?: string };
 }
 
 interface SeriesTiers {
@@ -88,6 +88,7 @@ export class TieringController {
       deep,
       actor: req.strataUser?.name ?? 'unknown',
       actorHost: req.ip ?? null,
+      role: req.strataUser?.role ?? null,
     });
   }
 
@@ -175,6 +176,7 @@ export class TieringController {
       tier: tier as TierName,
       actor: req.strataUser?.name ?? 'unknown',
       actorHost: req.ip ?? null,
+      role: req.strataUser?.role ?? null,
     });
   }
 }
