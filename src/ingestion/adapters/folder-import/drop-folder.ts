@@ -100,7 +100,9 @@ export class DropFolder {
     for (const r of results) this.activity.tally(source, r.outcome, r.bytes);
     this.stable.forget(file);
     if (results.some((r) => r.reason === 'storage-failure')) {
-      this.logger.warn(`drop folder of source '${source}': ${file} could not be stored; retrying`);
+      // File names may hold patient names (senders name exports so): only at debug level.
+      this.logger.warn(`drop folder of source '${source}': a file could not be stored; retrying`);
+      this.logger.debug(`drop folder of source '${source}': ${file} could not be stored`);
       return;
     }
     const refused = results.filter((r) => r.outcome === 'refused');
@@ -108,7 +110,10 @@ export class DropFolder {
       refused.length === 0
         ? await this.files.moveTo(path, file, IMPORTED)
         : await this.files.moveTo(path, file, REFUSED, reasonText(refused));
-    this.logger.log(`drop folder of source '${source}': ${file} → ${moved}`);
+    this.logger.log(
+      `drop folder of source '${source}': a file was ${refused.length === 0 ? 'imported' : 'refused'}`,
+    );
+    this.logger.debug(`drop folder of source '${source}': ${file} → ${moved}`);
   }
 
   /** Runs `work` unless another node holds this source's lock (then skips this scan). */
