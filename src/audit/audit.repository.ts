@@ -1,4 +1,5 @@
 import { type Sql } from '../database/index.js';
+import { AUDIT_ROW_COLUMNS, auditRowFrom } from './audit-row.js';
 import {
   type AuditAppendPayload,
   type AuditEvent,
@@ -89,28 +90,12 @@ export class AuditRepository {
     if (filter.maxSeq !== undefined) add('seq <= ?', filter.maxSeq);
     params.push(filter.limit);
     const rows = await db.query<Record<string, unknown>>(
-      `SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, actor, actor_host, role,
-              action, outcome, patient_id, study_instance_uid, instances, detail,
-              encode(prev_hash, 'hex') AS prev_hash, encode(hash, 'hex') AS hash
+      `SELECT ${AUDIT_ROW_COLUMNS}
          FROM audit_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
         ORDER BY seq LIMIT $${params.length}`,
       params,
     );
-    return rows.map((r) => ({
-      seq: Number(r.seq),
-      at: r.at as string,
-      actor: r.actor as string,
-      actorHost: (r.actor_host as string) ?? null,
-      role: (r.role as string) ?? null,
-      action: r.action as string,
-      outcome: r.outcome as AuditRow['outcome'],
-      patientId: (r.patient_id as string) ?? null,
-      studyInstanceUid: (r.study_instance_uid as string) ?? null,
-      instances: (r.instances as number) ?? null,
-      detail: (r.detail as Record<string, unknown>) ?? null,
-      prevHash: r.prev_hash as string,
-      hash: r.hash as string,
-    }));
+    return rows.map(auditRowFrom);
   }
 
   /** The position of the last row (0 when the trail is empty). */

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditRow, AuditService } from '../../src/audit/index.js';
 import { auditSourceOf, renderDicomAuditMessage } from '../../src/audit/formats/index.js';
+import { AUDIT_ROW_COLUMNS, auditRowFrom } from '../../src/audit/audit-row.js';
 import { childrenNamed, parseXml } from '../../src/audit/formats/testing/parse-xml.js';
 import { parseSyslog } from '../../src/audit/syslog/testing/parse-syslog.js';
 import {
@@ -39,26 +40,9 @@ async function trail(databaseUrl: string): Promise<AuditRow[]> {
   await db.connect();
   try {
     const { rows } = await db.query<Record<string, unknown>>(
-      `SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, actor,
-              actor_host, role, action, outcome, patient_id, study_instance_uid, instances, detail,
-              encode(prev_hash, 'hex') AS prev_hash, encode(hash, 'hex') AS hash
-         FROM audit_events ORDER BY seq`,
+      `SELECT ${AUDIT_ROW_COLUMNS} FROM audit_events ORDER BY seq`,
     );
-    return rows.map((r) => ({
-      seq: Number(r.seq),
-      at: r.at as string,
-      actor: r.actor as string,
-      actorHost: (r.actor_host as string | null) ?? null,
-      role: (r.role as string | null) ?? null,
-      action: r.action as string,
-      outcome: r.outcome as AuditRow['outcome'],
-      patientId: (r.patient_id as string | null) ?? null,
-      studyInstanceUid: (r.study_instance_uid as string | null) ?? null,
-      instances: (r.instances as number | null) ?? null,
-      detail: (r.detail as Record<string, unknown> | null) ?? null,
-      prevHash: r.prev_hash as string,
-      hash: r.hash as string,
-    }));
+    return rows.map(auditRowFrom);
   } finally {
     await db.end();
   }

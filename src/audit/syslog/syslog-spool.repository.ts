@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Database } from '../../database/index.js';
 import { type AuditRow } from '../audit-event.js';
+import { AUDIT_ROW_COLUMNS, auditRowFrom } from '../audit-row.js';
 
 /** The spool of one destination, as its sender sees it while it holds the destination's lock. */
 export interface SyslogSpool {
@@ -71,13 +72,11 @@ function spoolOn(conn: Runner, destination: string): SyslogSpool {
     },
     async rowsAfter(seq, limit) {
       const rows = (await conn.query(
-        `SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, actor,
-                actor_host, role, action, outcome, patient_id, study_instance_uid, instances, detail,
-                encode(prev_hash, 'hex') AS prev_hash, encode(hash, 'hex') AS hash
+        `SELECT ${AUDIT_ROW_COLUMNS}
            FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`,
         [seq, limit],
       )) as Record<string, unknown>[];
-      return rows.map(toRow);
+      return rows.map(auditRowFrom);
     },
     async advance(from, to) {
       // A SELECT around the UPDATE: the query runner answers an UPDATE with [rows, count].
@@ -90,23 +89,5 @@ function spoolOn(conn: Runner, destination: string): SyslogSpool {
       )) as { n: number }[];
       return row?.n === 1;
     },
-  };
-}
-
-function toRow(r: Record<string, unknown>): AuditRow {
-  return {
-    seq: Number(r.seq),
-    at: r.at as string,
-    actor: r.actor as string,
-    actorHost: (r.actor_host as string | null) ?? null,
-    role: (r.role as string | null) ?? null,
-    action: r.action as string,
-    outcome: r.outcome as AuditRow['outcome'],
-    patientId: (r.patient_id as string | null) ?? null,
-    studyInstanceUid: (r.study_instance_uid as string | null) ?? null,
-    instances: (r.instances as number | null) ?? null,
-    detail: (r.detail as Record<string, unknown> | null) ?? null,
-    prevHash: r.prev_hash as string,
-    hash: r.hash as string,
   };
 }
