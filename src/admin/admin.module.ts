@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { AuditModule } from '../audit/index.js';
+import { StorageModule } from '../storage/index.js';
 import { AuditController } from './audit.controller.js';
 import { AuthGuard } from './auth.guard.js';
 import { ConfigAuditService } from './config-audit.service.js';
@@ -8,15 +9,17 @@ import { ConfigVersionsRepository } from './config-versions.repository.js';
 import { HealthController } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
 import { ProblemDetailsFilter } from './problem.filter.js';
+import { ReadinessService } from './readiness.service.js';
 import { TokenBootstrapService } from './token-bootstrap.service.js';
 import { TokensController } from './tokens.controller.js';
 import { TokensModule } from './tokens.module.js';
 
 @Module({
-  imports: [AuditModule, TokensModule],
+  imports: [AuditModule, TokensModule, StorageModule],
   controllers: [HealthController, AuditController, MetricsController, TokensController],
   providers: [
     TokenBootstrapService,
+    ReadinessService,
     ConfigVersionsRepository,
     ConfigAuditService,
     { provide: APP_GUARD, useClass: AuthGuard },

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Pool } from 'pg';
+import { type Pool, type PoolClient } from 'pg';
 import { type DataSource, type QueryRunner } from 'typeorm';
 
 /** What a repository needs to run SQL, inside or outside a transaction. */
@@ -37,7 +37,7 @@ export class Database implements Sql {
   private async run<T>(sql: string, params: unknown[] | undefined, name?: string): Promise<T[]> {
     // Not pool.query(): it closes the connection on any error, so an expected SQL error (a
     // constraint, ST001) would cost a new connection, tens of milliseconds, on the next query.
-    const client = await this.pool.connect();
+    const client = await this.checkOut();
     let broken: Error | undefined;
     try {
       const result = await client.query(
@@ -53,7 +53,7 @@ export class Database implements Sql {
   }
 
   async transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.checkOut();
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -73,6 +73,25 @@ export class Database implements Sql {
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * A pooled client for one query or transaction. While checked out a client has no 'error'
+   * listener of the pool's, and pg emits 'error' when the server goes away (a restart, a failover,
+   * a cut network) even though the query in flight is also rejected: unheard, that event would
+   * crash the process. The query's own rejection reports the failure; the client is then released
+   * as broken, so the pool never hands it out again.
+   */
+  private async checkOut(): Promise<PoolClient> {
+    const client = await this.pool.connect();
+    const onError = (): void => undefined;
+    client.on('error', onError);
+    const release = client.release.bind(client);
+    client.release = (err?: Error | boolean) => {
+      client.off('error', onError);
+      release(err);
+    };
+    return client;
   }
 
   /** A dedicated connection for streaming reads (cursors) or session-level locks. */

@@ -34,3 +34,25 @@ export async function migrate(ds: DataSource): Promise<string[]> {
     await runner.release();
   }
 }
+
+/**
+ * Whether the schema is the one this build knows (readiness): every migration it has applied,
+ * none it does not know. A node that another, newer node's upgrade overtook is not ready.
+ */
+export async function schemaStatus(db: {
+  query<T>(sql: string): Promise<T[]>;
+}): Promise<{ ok: boolean; detail: string }> {
+  const applied = new Set(
+    (await db.query<{ name: string }>('SELECT name FROM migrations')).map((r) => r.name),
+  );
+  const known = migrations.map((m) => m.name);
+  const missing = known.filter((n) => !applied.has(n));
+  const unknown = [...applied].filter((n) => !known.includes(n));
+  if (unknown.length > 0)
+    return {
+      ok: false,
+      detail: `schema newer than this build (${unknown.length} unknown migrations)`,
+    };
+  if (missing.length > 0) return { ok: false, detail: `${missing.length} migrations not applied` };
+  return { ok: true, detail: `${known.length} migrations applied` };
+}

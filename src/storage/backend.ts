@@ -60,6 +60,11 @@ export interface BlobBackend {
   /** Releases what the backend holds (connections, a file made in advance). */
   close(): Promise<void>;
   /**
+   * Fails, saying why, when the backend cannot be used now (readiness): a filesystem root that
+   * cannot be written, a bucket that does not answer. Cheap: one system call or one request.
+   */
+  probe(): Promise<void>;
+  /**
    * Backends with archive storage classes (S3 Glacier): whether an object can be read now,
    * and asking for it to be restored (`get` fails with code NOT_RESTORED until it is).
    */

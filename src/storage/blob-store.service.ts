@@ -53,6 +53,20 @@ export class BlobStore {
     return backend;
   }
 
+  /** Each backend's readiness (BlobBackend.probe), by id. */
+  async probeBackends(): Promise<{ id: string; ok: boolean; detail: string }[]> {
+    return Promise.all(
+      [...this.backends.values()].map(async (b) => {
+        try {
+          await b.probe();
+          return { id: b.id, ok: true, detail: b.kind };
+        } catch (error) {
+          return { id: b.id, ok: false, detail: (error as Error).message };
+        }
+      }),
+    );
+  }
+
   /** Encrypts `plain` under the study's session key and stores it durably in the hot tier. */
   async write(studyUid: string, plain: Readable): Promise<WrittenBlob> {
     const staged = await this.stage(studyUid, plain);

@@ -1,5 +1,5 @@
-import { close as closeFd } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { close as closeFd, constants } from 'node:fs';
+import { access, type FileHandle, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -65,6 +65,17 @@ export class FilesystemBackend implements BlobBackend {
     } catch (error) {
       throw new Error(
         `storage backend '${this.id}' (filesystem at ${this.root}): cannot be used: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  async probe(): Promise<void> {
+    try {
+      await access(this.tempDir, constants.W_OK);
+    } catch (error) {
+      throw new Error(
+        `storage backend '${this.id}' (filesystem): cannot write: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
         { cause: error },
       );
     }

@@ -11,6 +11,7 @@ function fakeBackend(objects: Record<string, number>): BlobBackend & { deleted: 
     kind: 'fake',
     deleted,
     put: async () => ({ size: 0 }),
+    probe: async () => undefined,
     openWriter: () => {
       throw new Error('not used by the sweeper');
     },

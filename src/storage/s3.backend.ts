@@ -105,6 +105,10 @@ export class S3Backend implements BlobBackend {
     );
   }
 
+  probe(): Promise<void> {
+    return this.init();
+  }
+
   /** Fails, with the reason, when the bucket cannot be reached, does not exist or is forbidden. */
   async init(): Promise<void> {
     try {

@@ -74,6 +74,10 @@ export class SimulatedArchiveBackend implements BlobBackend {
     return this.inner.list();
   }
 
+  probe(): Promise<void> {
+    return this.inner.probe();
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -17,6 +17,7 @@ import { removeDataDir, startTestStrata, type TestStrata } from '../support/stra
  */
 const DECISIONS: Record<string, 'public' | readonly Role[]> = {
   'GET /health': 'public',
+  'GET /ready': 'public',
   // The OpenAPI description and its UI (no data): Swagger's own routes, outside Nest's guard.
   'GET /api/docs': 'public',
   'GET /api/docs/': 'public',
