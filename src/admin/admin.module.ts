@@ -8,6 +8,8 @@ import { ConfigAuditService } from './config-audit.service.js';
 import { ConfigVersionsRepository } from './config-versions.repository.js';
 import { HealthController } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
+import { PoliciesController } from './policies.controller.js';
+import { PolicyReloadService } from './policy-reload.service.js';
 import { ProblemDetailsFilter } from './problem.filter.js';
 import { ReadinessService } from './readiness.service.js';
 import { TokenBootstrapService } from './token-bootstrap.service.js';
@@ -16,10 +18,17 @@ import { TokensModule } from './tokens.module.js';
 
 @Module({
   imports: [AuditModule, TokensModule, StorageModule],
-  controllers: [HealthController, AuditController, MetricsController, TokensController],
+  controllers: [
+    HealthController,
+    AuditController,
+    MetricsController,
+    PoliciesController,
+    TokensController,
+  ],
   providers: [
     TokenBootstrapService,
     ReadinessService,
+    PolicyReloadService,
     ConfigVersionsRepository,
     ConfigAuditService,
     { provide: APP_GUARD, useClass: AuthGuard },

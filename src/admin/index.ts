@@ -6,3 +6,4 @@ export { TokenRepository } from './token.repository.js';
 export { TokensModule } from './tokens.module.js';
 export { type TokenActor, TokenError, TokenService } from './token.service.js';
 export { type TokenRecord } from './token.repository.js';
+export { PolicyReloadService, type ReloadOutcome } from './policy-reload.service.js';

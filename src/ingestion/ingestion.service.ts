@@ -89,8 +89,9 @@ interface ProfileUse {
 export class IngestionService implements OnModuleDestroy {
   private readonly logger = new Logger('Ingestion');
   private readonly parser: HeaderParserPool;
-  private readonly policies: DuplicatePolicies;
-  private readonly profiles: VendorProfiles;
+  // Replaced whole by a policy reload (usePolicies), between one read and the next.
+  private policies: DuplicatePolicies;
+  private profiles: VendorProfiles;
   private readonly extraSopClasses: Set<string>;
   /** Attribute Modification DateTime of profile changes. */
   private readonly now = (): Date => new Date();
@@ -116,6 +117,12 @@ export class IngestionService implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await this.parser.close();
+  }
+
+  /** A reloaded, already validated, duplicate policy and profile set (POST /api/policies/reload). */
+  usePolicies(duplicates: DuplicatePolicies, profiles: VendorProfiles): void {
+    this.policies = duplicates;
+    this.profiles = profiles;
   }
 
   acceptsSopClass(uid: string): boolean {

@@ -61,6 +61,7 @@ const DECISIONS: Record<string, 'public' | readonly Role[]> = {
   'POST /api/holds/:id/release': ['archivist'],
   'GET /api/deletions/:id': ['archivist', 'auditor'],
   'POST /api/policies/simulate': ['archivist'],
+  'POST /api/policies/reload': ['archivist'],
   'GET /api/schedules': ['archivist'],
   'POST /api/sweeps/:name/run': ['archivist'],
   'POST /api/schedules/:name/pause': ['archivist'],

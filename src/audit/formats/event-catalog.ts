@@ -91,7 +91,7 @@ const tokenChange = entry(EVENT_ID.securityAlert, 'E', 'security-alert', {
  * - auth.*: User Authentication, Login (failed: a 401; succeeded: once per session);
  *   permission.denied (a 403, the wrong role) is a Security Alert, Use of Restricted Function.
  * - key.*: Security Alert, Object Security Attributes Changed (who can decrypt the studies).
- * - policy.changed, schedule.*, config.*: Security Alert, Software Configuration.
+ * - policy.changed, policy.reloaded, schedule.*, config.*: Security Alert, Software Configuration.
  * - token.*: Security Alert, User Security Attributes Changed; role changes: Security Roles Changed.
  * - fixity.checked, lifecycle.*-sweep: a maintenance job ended: Local Service Operation Stopped.
  * - storage.commitment-*: the archive took (or reported taking) responsibility for instances:
@@ -145,6 +145,7 @@ export const EVENT_CATALOG: Readonly<Record<string, CatalogEntry>> = {
   'key.rewrapped': keyChange,
   'key.rotated': keyChange,
   'policy.changed': configuration,
+  'policy.reloaded': configuration,
   'config.changed': configuration,
   'schedule.paused': configuration,
   'schedule.resumed': configuration,
