@@ -33,6 +33,23 @@ export const CALLING_AET = 'BENCH';
 export const ORTHANC_BINARY = '/usr/sbin/Orthanc';
 export const ORTHANC_DICOMWEB_PLUGIN = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so';
 
+/** storescu's arguments for sending every *.dcm file under `dir` over one association. */
+export function storescuArgs(calledAet: string, port: number, dir: string): string[] {
+  return [
+    '-aet',
+    CALLING_AET,
+    '-aec',
+    calledAet,
+    '+sd',
+    '+r',
+    '+sp',
+    '*.dcm',
+    '127.0.0.1',
+    String(port),
+    dir,
+  ];
+}
+
 /** Environment for dcmtk tools and Orthanc (dcmtk reads TCP_NODELAY; 3.6.7 leaves Nagle on otherwise). */
 export function dcmtkEnv(): NodeJS.ProcessEnv {
   return { ...process.env, TCP_NODELAY: '1' };

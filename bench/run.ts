@@ -8,7 +8,7 @@
  *   BENCH_ONLY=strata,strata-noaudit,storescp,orthanc  receivers to measure (strata-noaudit:
  *                                       Strata with its audit appends made no-ops, for their cost)
  *   BENCH_DATASETS=ct512k,small52k      datasets (generated into bench/.work/datasets if absent)
- *   BENCH_PROTOCOLS=cstore,stow,tiers,lifecycle,retrieve,audit
+ *   BENCH_PROTOCOLS=cstore,stow,tiers,lifecycle,retrieve,audit,load
  *                                       C-STORE, STOW-RS (uses ct512k), the tier benchmark
  *                                       (bench/tiers.ts: a hot → warm move vs raw PutObject, fixity),
  *                                       the lifecycle benchmark (bench/lifecycle.ts: simulation
@@ -17,8 +17,14 @@
  *                                       benchmark (bench/retrieve.ts: C-MOVE, C-GET and C-FIND of
  *                                       Strata beside Orthanc; BENCH_RETRIEVE_QUERIES=200), and the
  *                                       audit trail benchmark (bench/audit.ts: verify and searches
- *                                       over a synthetic trail, BENCH_AUDIT_ROWS=1000000). Without
- *                                       cstore and stow no ingest report is written.
+ *                                       over a synthetic trail, BENCH_AUDIT_ROWS=1000000), and the
+ *                                       load benchmark (bench/load.ts: 4 storescu associations + 2
+ *                                       STOW-RS clients + QIDO-RS readers at once for
+ *                                       BENCH_LOAD_SECONDS=300), and the two-node benchmark
+ *                                       (bench/nodes.ts: C-STORE into one node vs two nodes on one
+ *                                       database, with CPU use; BENCH_NODES_INSTANCES=2000,
+ *                                       BENCH_NODES_ASSOCIATIONS=4). Without cstore and stow no
+ *                                       ingest report is written.
  *   BENCH_STOW_CONCURRENCY=4            STOW-RS requests in flight
  *   BENCH_STOW_INSTANCES=10             instances per STOW-RS request
  *   BENCH_RUN_TIMEOUT_S=600             bound on one transfer (then recorded as failed)
@@ -34,6 +40,8 @@ import { fileURLToPath } from 'node:url';
 import { type Dataset, DATASET_SPECS, ensureDataset } from './datasets.js';
 import { runAuditBench } from './audit.js';
 import { runLifecycleBench } from './lifecycle.js';
+import { runLoadBench } from './load.js';
+import { runNodesBench } from './nodes.js';
 import { installCleanup, positiveInt, run, spawnTracked, waitExit } from './processes.js';
 import {
   CALLING_AET,
@@ -45,6 +53,7 @@ import {
   type Receiver,
   type ReceiverKind,
   startReceiver,
+  storescuArgs,
 } from './receivers.js';
 import {
   describeMachine,
@@ -86,7 +95,7 @@ function list(name: string, allowed: readonly string[], fallback: readonly strin
   return items;
 }
 
-const PROTOCOLS = ['cstore', 'stow', 'tiers', 'lifecycle', 'retrieve', 'audit'];
+const PROTOCOLS = ['cstore', 'stow', 'tiers', 'lifecycle', 'retrieve', 'audit', 'load', 'nodes'];
 
 interface Settings {
   root: string;
@@ -172,19 +181,7 @@ async function cstoreTransfer(
   settings: Settings,
   logFile: string,
 ): Promise<Transfer> {
-  const args = [
-    '-aet',
-    CALLING_AET,
-    '-aec',
-    receiver.aet,
-    '+sd',
-    '+r',
-    '+sp',
-    '*.dcm',
-    '127.0.0.1',
-    String(receiver.dicomPort),
-    dataset.dir,
-  ];
+  const args = storescuArgs(receiver.aet, receiver.dicomPort, dataset.dir);
   const started = performance.now();
   const child = spawnTracked('storescu', args, { env: dcmtkEnv(), logFile });
   const exit = await waitExit(child, settings.runTimeoutMs);
@@ -504,6 +501,24 @@ async function main(): Promise<void> {
       console.log(`written: ${audit.json}\n         ${audit.md}`);
     } catch (error) {
       console.log(`the audit benchmark failed: ${errorText(error)}`);
+      process.exitCode = 1;
+    }
+  }
+  if (settings.protocols.includes('nodes')) {
+    try {
+      const nodes = await runNodesBench(root);
+      console.log(`written: ${nodes.json}\n         ${nodes.md}`);
+    } catch (error) {
+      console.log(`the two-node benchmark failed: ${errorText(error)}`);
+      process.exitCode = 1;
+    }
+  }
+  if (settings.protocols.includes('load')) {
+    try {
+      const loadReport = await runLoadBench(root);
+      console.log(`written: ${loadReport.json}\n         ${loadReport.md}`);
+    } catch (error) {
+      console.log(`the load benchmark failed: ${errorText(error)}`);
       process.exitCode = 1;
     }
   }

@@ -14,6 +14,7 @@ import { AuditSyslog1764300012000 } from './1764300012000-AuditSyslog.js';
 import { AccessControl1764300013000 } from './1764300013000-AccessControl.js';
 import { ConfigVersions1764300014000 } from './1764300014000-ConfigVersions.js';
 import { ReceivedDigests1764300015000 } from './1764300015000-ReceivedDigests.js';
+import { JobLeases1764300016000 } from './1764300016000-JobLeases.js';
 
 /** Every migration, in order. TypeORM with ESM needs the classes listed (no globs). */
 export const migrations = [
@@ -33,4 +34,5 @@ export const migrations = [
   AccessControl1764300013000,
   ConfigVersions1764300014000,
   ReceivedDigests1764300015000,
+  JobLeases1764300016000,
 ];

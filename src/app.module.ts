@@ -29,7 +29,7 @@ export class AppModule {
         AdaptersModule,
         RetrievalModule,
         tiering,
-        KeysModule.forRoot({ resumeJobs: true, http: true }),
+        KeysModule.forRoot({ resumeJobs: true, http: true }, tiering),
         LifecycleModule.forRoot({ resumeJobs: true, schedule: true, http: true }, tiering),
         // Signed checkpoints of the audit chain (with the archive key, from storage), verify, export.
         AuditTrailModule.forRoot({ schedule: true, signer: StorageModule }),

@@ -1,23 +1,19 @@
-import { type INestApplication, Logger, type LogLevel } from '@nestjs/common';
+import { type INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import { ConfigError, type StrataConfig } from './config/index.js';
 import { openDatabase, type OpenedDatabase } from './database/index.js';
 import { DimsePushService, ProfileError, VendorProfiles } from './ingestion/index.js';
-
-const LEVELS: Record<StrataConfig['logLevel'], LogLevel[]> = {
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
+import { requestLogging, StrataLogger } from './logging/index.js';
 
 export interface RunningStrata {
   app: INestApplication;
   httpUrl: string;
   httpPort: number;
   dicomPort: number;
+  /** The DICOM TLS port (dicom.tls); null when not configured. */
+  dicomTlsPort: number | null;
   database: OpenedDatabase;
   close(): Promise<void>;
 }
@@ -27,8 +23,10 @@ export interface RunningStrata {
  * listeners. Shared by `npm start` and the end-to-end tests, so the tests run the real thing.
  */
 export async function startStrata(config: StrataConfig): Promise<RunningStrata> {
+  // Structured logs (STRATA_LOG_FORMAT, STRATA_LOG_LEVEL) for every `new Logger()` in the process.
+  const strataLogger = new StrataLogger({ level: config.logLevel, format: config.logFormat });
+  Logger.overrideLogger(strataLogger);
   const logger = new Logger('Strata');
-  Logger.overrideLogger(LEVELS[config.logLevel]);
   checkVendorProfiles(config);
   const database = await openDatabase(config, logger);
   if (database.migrationsRun.length > 0) {
@@ -37,12 +35,18 @@ export async function startStrata(config: StrataConfig): Promise<RunningStrata> 
   let app: INestApplication | undefined;
   try {
     app = await NestFactory.create(AppModule.forRoot(config, database.database), {
-      logger: LEVELS[config.logLevel],
+      logger: strataLogger,
       // STOW-RS streams its own bodies; no route takes JSON bodies yet (a global JSON parser would
       // answer a STOW sent as application/json with 400 instead of 415).
       bodyParser: false,
     });
-    app.getHttpAdapter().getInstance().disable('x-powered-by');
+    const express = app.getHttpAdapter().getInstance();
+    express.disable('x-powered-by');
+    // Behind a reverse proxy, req.ip (what the audit trail records as the caller's host) is the
+    // client's address from X-Forwarded-For, but only when the proxy is one the operator trusts.
+    if (config.http.trustProxy.length > 0) express.set('trust proxy', config.http.trustProxy);
+    // First in the chain: a request id and one access line per request (no query strings).
+    app.use(requestLogging(strataLogger));
     const openapi = new DocumentBuilder()
       .setTitle('Strata VNA')
       .setDescription('Admin API and DICOMweb (QIDO-RS, WADO-RS, STOW-RS) of the Strata archive')
@@ -60,16 +64,20 @@ export async function startStrata(config: StrataConfig): Promise<RunningStrata> 
     const address = app.getHttpServer().address();
     const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
     const dicomPort = app.get(DimsePushService).port;
+    const dicomTlsPort = app.get(DimsePushService).tlsPort;
+    const dicomTls =
+      dicomTlsPort === null ? '' : ` and TLS ${config.dicom.tls!.host}:${dicomTlsPort}`;
     const shownHost = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
     logger.log(
       `listening: HTTP http://${config.http.host}:${httpPort} (DICOMweb /dicomweb, API /api, docs /api/docs), ` +
-        `DICOM ${config.dicom.aeTitle}@${config.dicom.host}:${dicomPort}; data dir ${config.dataDir}; database: ${database.where}`,
+        `DICOM ${config.dicom.aeTitle}@${config.dicom.host}:${dicomPort}${dicomTls}; data dir ${config.dataDir}; database: ${database.where}`,
     );
     const running: RunningStrata = {
       app,
       httpUrl: `http://${shownHost}:${httpPort}`,
       httpPort,
       dicomPort,
+      dicomTlsPort,
       database,
       close: async () => {
         await app!.close();

@@ -21,7 +21,7 @@ export class TieringCliModule {
         MetricsModule,
         // Only the job asked for: no resuming of others, no schedule, no HTTP.
         tiering,
-        KeysModule.forRoot({ resumeJobs: false, http: false }),
+        KeysModule.forRoot({ resumeJobs: false, http: false }, tiering),
         LifecycleModule.forRoot({ resumeJobs: false, schedule: false, http: false }, tiering),
       ],
     };

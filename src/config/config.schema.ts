@@ -1,5 +1,7 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DICOM_OPERATIONS } from './strata-config.js';
+import { dicomTlsSchema, peerTlsSchema } from './dicom-tls-settings.js';
 import { syslogSchema } from './syslog-settings.js';
 
 const filesystemBackendSchema = z
@@ -115,6 +117,8 @@ export const configFileSchema = z
                   .optional(),
                 /** What it may ask: store, query, move, get, commit (default: all; [] = nothing). */
                 allow: dicomAllowSchema.optional(),
+                /** Associations we open to it use TLS (dicom-tls-settings.ts). */
+                tls: peerTlsSchema.optional(),
               })
               .strict(),
           )
@@ -130,6 +134,8 @@ export const configFileSchema = z
           .max(16 * 1024 * 1024)
           .optional(),
         idleTimeoutSeconds: z.number().int().min(1).max(3600).optional(),
+        /** A DICOM TLS listener beside the plain port (dicom-tls-settings.ts); absent = none. */
+        tls: dicomTlsSchema.optional(),
       })
       .strict()
       .optional(),
@@ -152,6 +158,23 @@ export const configFileSchema = z
         parseTimeoutMs: z.number().int().min(100).max(60000).optional(),
         parserWorkers: z.number().int().min(1).max(16).optional(),
         inlineParseMaxBytes: z.number().int().min(0).max(16777216).optional(),
+      })
+      .strict()
+      .optional(),
+    /**
+     * Overload limits, across protocols (one place to size a node): beyond them DICOM
+     * associations are rejected as transient and STOW-RS answers 503 with Retry-After.
+     */
+    limits: z
+      .object({
+        /** Concurrent DICOM associations (every listener, every peer); default 64. */
+        maxAssociations: z.number().int().min(1).max(10_000).optional(),
+        /** Concurrent STOW-RS requests; default 16. */
+        maxStowRequests: z.number().int().min(1).max(10_000).optional(),
+        /** Bytes received and not yet stored, all adapters together, in MiB; default 512. */
+        maxInFlightMiB: z.number().int().min(1).max(1_048_576).optional(),
+        /** The Retry-After of a 503 (seconds); default 5. */
+        retryAfterSeconds: z.number().int().min(1).max(3600).optional(),
       })
       .strict()
       .optional(),
@@ -186,6 +209,17 @@ export const configFileSchema = z
         samplePercent: z.number().min(1).max(100).optional(),
         /** Whether the scheduled run reads the cold tier too (it may cost restores and fees). */
         includeCold: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    jobs: z
+      .object({
+        /**
+         * How long a node's claim on a job (tier move, sweep, key re-wrap) lasts without renewal.
+         * The node renews it every third of this; a node that dies loses its jobs to another
+         * node this long after its last renewal.
+         */
+        leaseSeconds: z.number().int().min(1).max(3600).optional(),
       })
       .strict()
       .optional(),
@@ -293,6 +327,8 @@ export const envSchema = z.object({
     .refine((s) => s.trim().length > 0, 'must not be blank')
     .default('STRATA'),
   STRATA_DICOM_PORT: port.default(11112),
+  /** The DICOM TLS port, over dicom.tls.port (which must be configured). */
+  STRATA_DICOM_TLS_PORT: port.optional(),
   STRATA_HTTP_PORT: port.default(8080),
   STRATA_BIND_HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: z
@@ -302,6 +338,20 @@ export const envSchema = z.object({
   STRATA_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   STRATA_KEY_PASSPHRASE: z.string().min(8, 'must be at least 8 characters').optional(),
   STRATA_LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  /** json: one JSON object per line (for log collectors); text: one readable line. */
+  STRATA_LOG_FORMAT: z.enum(['json', 'text']).default('json'),
+  /**
+   * Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto the archive believes (audit records
+   * the client's address, not the proxy's): 'loopback', or a comma-separated list of addresses and
+   * CIDR ranges. Unset: none (the headers are ignored).
+   */
+  STRATA_TRUST_PROXY: z
+    .string()
+    .refine(
+      (v) => v.split(',').every((a) => isProxyAddress(a.trim())),
+      'must be loopback, linklocal, uniquelocal, or addresses and CIDR ranges, comma-separated',
+    )
+    .optional(),
   /** Tests only: the lifecycle clock's date (ISO 8601), instead of the real time. */
   STRATA_TEST_NOW: z.iso.datetime({ offset: true }).optional(),
   /** Tests only: kill the process (SIGKILL) at a named point, e.g. 'move:copied'. */
@@ -309,3 +359,14 @@ export const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** What Express's 'trust proxy' accepts: a named range, an address, or address/prefix. */
+function isProxyAddress(a: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(a)) return true;
+  const [address, prefix, ...rest] = a.split('/');
+  const version = isIP(address ?? '');
+  if (version === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d{1,3}$/.test(prefix) && bits <= (version === 4 ? 32 : 128);
+}

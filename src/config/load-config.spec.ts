@@ -138,6 +138,16 @@ describe('loadConfig: fixity schedule', () => {
   });
 });
 
+describe('loadConfig: job leases', () => {
+  it('defaults to 60 s, takes jobs.leaseSeconds, and refuses 0, fractions and unknown keys', () => {
+    expect(withConfig(null).load().jobs).toEqual({ leaseMs: 60_000 });
+    expect(withConfig('jobs: { leaseSeconds: 2 }\n').load().jobs).toEqual({ leaseMs: 2_000 });
+    expect(withConfig('jobs: { leaseSeconds: 0 }\n').load).toThrow(/jobs\.leaseSeconds/);
+    expect(withConfig('jobs: { leaseSeconds: 1.5 }\n').load).toThrow(/jobs\.leaseSeconds/);
+    expect(withConfig('jobs: { lease: 5 }\n').load).toThrow(/jobs.*lease/);
+  });
+});
+
 describe('loadConfig: sources', () => {
   const peers = `dicom:
   peers:
@@ -226,6 +236,46 @@ describe('loadConfig: audit checkpoints', () => {
     );
     expect(() => withConfig('audit:\n  checkpointEvery: { hours: 1 }\n').load()).toThrow(
       ConfigError,
+    );
+  });
+});
+
+describe('loadConfig: STRATA_TRUST_PROXY (reverse proxies trusted for X-Forwarded-For)', () => {
+  it('is empty when unset, a list of named ranges, addresses and CIDR ranges when set', () => {
+    expect(withConfig(null).load().http.trustProxy).toEqual([]);
+    const { load } = withConfig(null, {
+      STRATA_TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8 , 192.168.1.20',
+    });
+    expect(load().http.trustProxy).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8', '192.168.1.20']);
+  });
+
+  it.each(['nginx', '10.0.0.0/33', '10.0.0.1/8/2', '300.1.1.1', ''])('refuses %j', (value) => {
+    const { load } = withConfig(null, { STRATA_TRUST_PROXY: value });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/STRATA_TRUST_PROXY/);
+  });
+});
+
+describe('loadConfig: overload limits', () => {
+  it('has defaults, takes the file values, and refuses unknown or out-of-range keys', () => {
+    expect(withConfig(null).load().limits).toEqual({
+      maxAssociations: 64,
+      maxStowRequests: 16,
+      maxInFlightBytes: 512 * 1024 * 1024,
+      retryAfterSeconds: 5,
+    });
+    const set = withConfig(
+      'limits: { maxAssociations: 8, maxInFlightMiB: 100, retryAfterSeconds: 30 }',
+    );
+    expect(set.load().limits).toEqual({
+      maxAssociations: 8,
+      maxStowRequests: 16,
+      maxInFlightBytes: 100 * 1024 * 1024,
+      retryAfterSeconds: 30,
+    });
+    expect(() => withConfig('limits: { maxConnections: 8 }').load()).toThrow(/maxConnections/);
+    expect(() => withConfig('limits: { maxStowRequests: 0 }').load()).toThrow(
+      /limits\.maxStowRequests/,
     );
   });
 });

@@ -7,6 +7,7 @@ import { ConfigError } from './config-error.js';
 import { parseTimeWindow } from './time-window.js';
 import { configFileSchema, envSchema, type ConfigFile } from './config.schema.js';
 import { sourceSettings } from './source-settings.js';
+import { dicomTlsSettings, peerTlsSettings } from './dicom-tls-settings.js';
 import { syslogSettings } from './syslog-settings.js';
 import {
   type BackendConfig,
@@ -67,16 +68,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
   }
   const file: ConfigFile = configPath ? readConfigFile(configPath) : {};
   const { sources, peerSources } = sourceSettings(file.sources, file.dicom?.peers);
+  const dicomTls = dicomTlsSettings(file.dicom?.tls, e.STRATA_BIND_HOST, e.STRATA_DICOM_TLS_PORT);
   return {
     dataDir,
     configFile: configPath,
     policiesDir: resolve(e.STRATA_POLICIES_DIR),
     logLevel: e.STRATA_LOG_LEVEL,
+    logFormat: e.STRATA_LOG_FORMAT,
     testFailpoint: e.STRATA_TEST_FAILPOINT ?? null,
     http: {
       host: e.STRATA_BIND_HOST,
       port: e.STRATA_HTTP_PORT,
       maxStowBytes: file.dicomweb?.maxStowBytes ?? 4 * 1024 * 1024 * 1024,
+      trustProxy:
+        e.STRATA_TRUST_PROXY?.split(',')
+          .map((a) => a.trim())
+          .filter((a) => a.length > 0) ?? [],
     },
     dicom: {
       host: e.STRATA_BIND_HOST,
@@ -94,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
             port: p.port,
             source: p.source ?? peerSources[ae.trim()] ?? ae.trim(),
             allow: p.allow ? [...new Set(p.allow)] : [...DICOM_OPERATIONS],
+            tls: peerTlsSettings(ae.trim(), p.tls, dicomTls),
           },
         ]),
       ),
@@ -104,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
       checkCalledAet: file.dicom?.checkCalledAet ?? false,
       maxPduLength: file.dicom?.maxPduLength ?? 1024 * 1024,
       idleTimeoutMs: (file.dicom?.idleTimeoutSeconds ?? 120) * 1000,
+      tls: dicomTls,
     },
     database: { url: e.DATABASE_URL ?? null, embeddedDir: resolve(dataDir, 'pg') },
     ingest: {
@@ -112,6 +121,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
       parserWorkers: file.ingest?.parserWorkers ?? 1,
       inlineParseMaxBytes: file.ingest?.inlineParseMaxBytes ?? 65536,
       tempDir: resolve(dataDir, 'tmp'),
+    },
+    limits: {
+      maxAssociations: file.limits?.maxAssociations ?? 64,
+      maxStowRequests: file.limits?.maxStowRequests ?? 16,
+      maxInFlightBytes: (file.limits?.maxInFlightMiB ?? 512) * 1024 * 1024,
+      retryAfterSeconds: file.limits?.retryAfterSeconds ?? 5,
     },
     keys: {
       dir: resolve(dataDir, 'keys'),
@@ -128,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
       syslog: syslogSettings(file.audit?.syslog),
     },
     fixity: fixitySettings(file.fixity),
+    jobs: { leaseMs: (file.jobs?.leaseSeconds ?? 60) * 1000 },
     lifecycle: lifecycleSettings(file.lifecycle, e.STRATA_TEST_NOW),
     storage: {
       ...storageLayout(file.storage, dataDir),

@@ -1,3 +1,4 @@
+import { type DicomPeerTls, type DicomTlsConfig } from './dicom-tls-settings.js';
 import { type SyslogConfig } from './syslog-settings.js';
 
 /** The typed, validated configuration every context reads. Built once, by loadConfig(). */
@@ -6,9 +7,16 @@ export interface StrataConfig {
   configFile: string | null;
   policiesDir: string;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
+  logFormat: 'json' | 'text';
   /** Tests only (STRATA_TEST_FAILPOINT): where to kill the process to test crash recovery. */
   testFailpoint: string | null;
-  http: { host: string; port: number; maxStowBytes: number };
+  http: {
+    host: string;
+    port: number;
+    maxStowBytes: number;
+    /** Reverse proxies trusted for X-Forwarded-For (STRATA_TRUST_PROXY); empty: none. */
+    trustProxy: string[];
+  };
   dicom: {
     host: string;
     port: number;
@@ -24,6 +32,8 @@ export interface StrataConfig {
     checkCalledAet: boolean;
     maxPduLength: number;
     idleTimeoutMs: number;
+    /** The DICOM TLS listener (dicom.tls); null: none. */
+    tls: DicomTlsConfig | null;
   };
   database: { url: string | null; embeddedDir: string };
   ingest: {
@@ -33,6 +43,14 @@ export interface StrataConfig {
     /** Headers up to this size parse on the main thread; larger ones in a worker. */
     inlineParseMaxBytes: number;
     tempDir: string;
+  };
+  /** Overload limits (config file `limits`): beyond them new work is refused as transient. */
+  limits: {
+    maxAssociations: number;
+    maxStowRequests: number;
+    /** Bytes received and not yet stored, across every adapter (limits.maxInFlightMiB). */
+    maxInFlightBytes: number;
+    retryAfterSeconds: number;
   };
   keys: {
     dir: string;
@@ -48,6 +66,8 @@ export interface StrataConfig {
     syslog: SyslogConfig | null;
   };
   fixity: { schedule: string | null; samplePercent: number; includeCold: boolean };
+  /** Background jobs across nodes: a job runs on the node holding its lease. */
+  jobs: { leaseMs: number };
   lifecycle: {
     /** Cron expression per sweep, null = not scheduled. */
     schedules: Record<SweepName, string | null>;
@@ -91,6 +111,8 @@ export interface DicomPeer {
   source: string;
   /** What it may ask of the archive (all unless configured); nothing = association refused. */
   allow: DicomOperation[];
+  /** Associations we open to it use TLS, with these files; null: plain TCP. */
+  tls: DicomPeerTls | null;
 }
 
 /**

@@ -20,6 +20,17 @@ export class Database implements Sql {
     return (this.dataSource.driver as unknown as { master: Pool }).master;
   }
 
+  /** The pool's connections: open, idle, and requests waiting for one (for /metrics). */
+  poolStats(): { total: number; idle: number; waiting: number; max: number } {
+    const pool = this.pool;
+    return {
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      max: pool.options.max ?? 10,
+    };
+  }
+
   async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
     return this.run<T>(sql, params);
   }

@@ -8,6 +8,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { type Socket } from 'node:net';
+import { bindLogFields } from '../logging/index.js';
 import { CommandDecodeError } from './command.js';
 import { DimseExchange } from './dimse-exchange.js';
 import { errorText, handlerErrorText, printable } from './log-text.js';
@@ -33,6 +34,7 @@ import {
   PduType,
 } from './pdu.js';
 import { PduReader, type PduSink } from './pdu-reader.js';
+import { tlsInfo } from './tls.js';
 import {
   type AssociationCloseReason,
   type AssociationDecision,
@@ -73,6 +75,8 @@ export class Association {
   private draining = false;
   private anyInput = false;
   private readonly startedAt = Date.now();
+  /** The association's id (AssociationInfo.id), on every log line written while handling it. */
+  private readonly id = randomUUID();
   private readonly reader: PduReader;
   private exchange: DimseExchange | null = null;
   private artimTimer: NodeJS.Timeout | null = null;
@@ -95,10 +99,25 @@ export class Association {
     };
     this.reader = new PduReader(sink, config.maxPduLength + PDATA_LENGTH_SLACK);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.debug(`socket error: ${err.message}`));
-    socket.on('timeout', () => this.onIdle());
-    socket.on('close', () => this.onSocketClose());
+    // Socket events run in the context of the listening server: bind each to this association's
+    // log fields, so that whatever a handler logs (ingestion, C-FIND...) names the association.
+    const scope = { association: this.id };
+    socket.on(
+      'data',
+      bindLogFields(scope, (chunk: Buffer) => this.onData(chunk)),
+    );
+    socket.on(
+      'error',
+      bindLogFields(scope, (err: Error) => this.debug(`socket error: ${err.message}`)),
+    );
+    socket.on(
+      'timeout',
+      bindLogFields(scope, () => this.onIdle()),
+    );
+    socket.on(
+      'close',
+      bindLogFields(scope, () => this.onSocketClose()),
+    );
     this.artimTimer = setTimeout(() => this.onArtimExpired(), config.artimTimeoutMs);
   }
 
@@ -201,7 +220,7 @@ export class Association {
     this.clearArtim();
     this.state = 'negotiating';
     this.info = {
-      id: randomUUID(),
+      id: this.id,
       callingAet: rq.callingAet,
       calledAet: rq.calledAet,
       remoteAddress: this.socket.remoteAddress ?? '',
@@ -209,6 +228,8 @@ export class Association {
       implementationClassUid: rq.userInfo.implementationClassUid,
       implementationVersionName: rq.userInfo.implementationVersionName,
     };
+    const tls = tlsInfo(this.socket);
+    if (tls) this.info.tls = tls;
     // negotiate() is async (the handler may be); whatever it throws must not escape.
     this.negotiate(rq, this.info).catch((err: unknown) => this.internalError(err));
   }
@@ -410,15 +431,30 @@ export class Association {
       return;
     }
     const how = this.closeReason ?? 'dropped';
-    const { stored, failed, bytesReceived } = this.exchange?.stats ?? {
+    const { stored, failed, bytesReceived, operations } = this.exchange?.stats ?? {
       stored: 0,
       failed: 0,
       bytesReceived: 0,
+      operations: {},
     };
+    // The association's summary: one line, its fields for log queries (AE titles, counts).
     logger.log(
       `DIMSE association ${info.id} ${printable(info.callingAet)}@${this.peer()} -> ` +
         `${printable(info.calledAet)}: ${how}${detail}; ${stored} stored, ${failed} failed, ` +
         `${(bytesReceived / 1048576).toFixed(1)} MiB in ${durationMs} ms`,
+      {
+        association: info.id,
+        callingAet: printable(info.callingAet),
+        calledAet: printable(info.calledAet),
+        remote: this.peer(),
+        outcome: how,
+        ...(this.closeDetail ? { detail: printable(this.closeDetail) } : {}),
+        operations,
+        stored,
+        failed,
+        bytesReceived,
+        durationMs,
+      },
     );
     try {
       this.config.handlers.onAssociationClosed?.(info, how, {

@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { type Readable } from 'node:stream';
 import { CommandDecodeError } from './command.js';
 import { DEFAULT_MAX_PDU_LENGTH } from './dimse-server.js';
@@ -33,6 +34,7 @@ import {
 } from './pdu.js';
 import { PduReader } from './pdu-reader.js';
 import { DimseStatus } from './status.js';
+import { clientTlsOptions, type DimseClientTls, tlsInfo } from './tls.js';
 import {
   type AssociationInfo,
   type DimseHandlers,
@@ -59,6 +61,12 @@ export interface DimseClientOptions {
   /** How long a sent request (or A-RELEASE-RQ) waits for its answer before we abort. Default 60 s. */
   responseTimeoutMs?: number;
   logger?: DimseLogger;
+  /**
+   * DICOM over TLS (PS3.15 B.9): TLS 1.2 or 1.3 with the BCP 195 ciphers; the peer's certificate
+   * must chain to caFile (else the system's CAs) and name the host (or serverName). Files are read
+   * at each connect, so renewed ones are used without a restart. Absent: plain TCP.
+   */
+  tls?: DimseClientTls;
   /**
    * Takes the C-STORE-RQs the peer sends on this association: a C-GET's sub-operations, on the
    * storage contexts proposed with the SCP role for us. Absent: they are refused (0x0211).
@@ -155,10 +163,20 @@ export class DimseClient {
       },
       maxPduLength + PDATA_LENGTH_SLACK,
     );
-    const socket = connectTcp({ host: opts.host, port: opts.port, noDelay: true });
+    const socket = opts.tls
+      ? connectTls({ host: opts.host, port: opts.port, ...clientTlsOptions(opts.host, opts.tls) })
+      : connectTcp({ host: opts.host, port: opts.port, noDelay: true });
     this.socket = socket;
     socket.setNoDelay(true);
-    socket.on('connect', () => this.onConnect(maxPduLength));
+    // Over TLS, the A-ASSOCIATE-RQ waits for the handshake (and the peer's certificate check).
+    socket.on(opts.tls ? 'secureConnect' : 'connect', () => {
+      const tls = tlsInfo(socket);
+      if (tls) {
+        this.info.tls = tls;
+        socket.setNoDelay(true); // the TCP socket under the TLS one exists by now
+      }
+      this.onConnect(maxPduLength);
+    });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => {
       this.failure ??= err;

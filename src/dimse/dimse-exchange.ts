@@ -77,8 +77,29 @@ interface Operation {
   readonly controller: AbortController;
 }
 
+/** Request names for the per-association operation counts (a bounded set: others are 'other'). */
+const REQUEST_NAMES = new Map<number, string>([
+  [CommandField.CStoreRq, 'C-STORE'],
+  [CommandField.CGetRq, 'C-GET'],
+  [CommandField.CFindRq, 'C-FIND'],
+  [CommandField.CMoveRq, 'C-MOVE'],
+  [CommandField.CEchoRq, 'C-ECHO'],
+  [CommandField.NEventReportRq, 'N-EVENT-REPORT'],
+  [CommandField.NGetRq, 'N-GET'],
+  [CommandField.NSetRq, 'N-SET'],
+  [CommandField.NActionRq, 'N-ACTION'],
+  [CommandField.NCreateRq, 'N-CREATE'],
+  [CommandField.NDeleteRq, 'N-DELETE'],
+]);
+
 export class DimseExchange {
-  readonly stats = { stored: 0, failed: 0, bytesReceived: 0 };
+  readonly stats = {
+    stored: 0,
+    failed: 0,
+    bytesReceived: 0,
+    /** Requests the peer sent, by command name (C-STORE, C-FIND...), for the association's log line. */
+    operations: {} as Record<string, number>,
+  };
   /** Requests we send, and the matching of the peer's responses. */
   readonly requests: OutgoingRequests;
   private readonly writer: MessageWriter;
@@ -277,6 +298,8 @@ export class DimseExchange {
       return;
     }
     if (command.messageId === undefined) throw new PduError('DIMSE request without MessageID');
+    const name = REQUEST_NAMES.get(field) ?? 'other';
+    this.stats.operations[name] = (this.stats.operations[name] ?? 0) + 1;
     // The peer is working for a request of ours (a C-GET's C-STORE sub-operations).
     this.requests.peerActive();
 

@@ -1,8 +1,12 @@
-// DimseServer: owns a net.Server, creates one Association per connection, enforces server-wide
-// limits and performs graceful shutdown. All DICOM protocol work lives in association.ts.
+// DimseServer: owns a net.Server (or, for DICOM over TLS, a tls.Server), creates one Association
+// per connection, enforces server-wide limits and performs graceful shutdown. All DICOM protocol
+// work lives in association.ts.
 
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { Association, type AssociationConfig } from './association.js';
+import { printable } from './log-text.js';
+import { serverTlsOptions } from './tls.js';
 import { type AssociationDecision, type DimseLogger, type DimseServerOptions } from './types.js';
 
 /** 1 MiB PDUs: few PDU/PDV headers per instance and big socket writes from the SCU, while a
@@ -25,6 +29,9 @@ export class DimseServer {
   private readonly maxAssociations: number;
   private closing: Promise<void> | null = null;
   private listening = false;
+  /** TLS only: the TCP connections under the TLS sockets, so that shutdown can cut those whose
+   *  handshake is not over (they have no Association) without waiting for their timeout. */
+  private readonly tlsConnections = new Set<Socket>();
 
   constructor(private readonly opts: DimseServerOptions) {
     const maxPduLength = opts.maxPduLength ?? DEFAULT_MAX_PDU_LENGTH;
@@ -52,10 +59,60 @@ export class DimseServer {
       logger: opts.logger ?? silentLogger,
       admit: () => this.admit(),
     };
-    this.server = createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+    this.server = opts.tls
+      ? this.createTlsServer()
+      : createServer({ noDelay: true }, (socket) => this.onConnection(socket));
     this.server.on('error', (err) =>
       this.config.logger.error(`DIMSE server error: ${err.message}`),
     );
+  }
+
+  /** Whether this server speaks DICOM over TLS. */
+  get isTls(): boolean {
+    return this.opts.tls !== undefined;
+  }
+
+  /**
+   * A tls.Server: an Association starts once the handshake is over. A failed handshake (no
+   * acceptable protocol or cipher, a client certificate missing or not trusted, a plain DICOM
+   * client) only closes that connection, with a warning naming the peer and the TLS error.
+   */
+  private createTlsServer(): Server {
+    const server = createTlsServer(
+      {
+        ...serverTlsOptions(this.opts.tls!),
+        noDelay: true,
+        // A connection gets ARTIM to finish its handshake, as it gets ARTIM for its A-ASSOCIATE-RQ.
+        handshakeTimeout: this.config.artimTimeoutMs,
+      },
+      (socket: TLSSocket) => this.onConnection(socket),
+    );
+    const peers = new WeakMap<Socket, string>();
+    server.on('connection', (raw: Socket) => {
+      peers.set(raw, `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? '?'}`);
+      this.tlsConnections.add(raw);
+      raw.once('close', () => this.tlsConnections.delete(raw));
+    });
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+      const raw = (socket as unknown as { _parent?: Socket })._parent;
+      const peer =
+        (raw && peers.get(raw)) ?? `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+      // Node refuses an untrusted client certificate by closing the connection once the
+      // handshake is over: the reason is then on the socket, not in the error.
+      const refused = (socket as { authorizationError?: unknown }).authorizationError;
+      if (refused) {
+        const why = typeof refused === 'string' ? refused : tlsErrorText(refused as Error);
+        this.config.logger.warn(
+          `DIMSE TLS handshake with ${peer} failed: client certificate not accepted (${printable(why)})`,
+        );
+        return;
+      }
+      const line = `DIMSE TLS handshake with ${peer} failed: ${tlsErrorText(err)}`;
+      // Connections closed before the handshake is over: port probes and TCP health checks.
+      if (err.code === 'ECONNRESET') this.config.logger.debug?.(line);
+      else this.config.logger.warn(line);
+    });
+    return server;
   }
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
@@ -68,7 +125,7 @@ export class DimseServer {
         this.listening = true;
         const port = (this.server.address() as AddressInfo).port;
         this.config.logger.log(
-          `DIMSE SCP ${this.opts.aeTitle} listening on ${this.opts.host}:${port}`,
+          `DIMSE SCP ${this.opts.aeTitle} listening on ${this.opts.host}:${port}${this.isTls ? ' (TLS)' : ''}`,
         );
         resolve(port);
       });
@@ -100,6 +157,9 @@ export class DimseServer {
         for (const a of this.associations) a.destroy();
       }
     }
+    // What is still connected has no association: TLS handshakes not over. Cut them now, not at
+    // their handshake timeout.
+    for (const raw of this.tlsConnections) raw.destroy();
     await serverClosed;
     this.listening = false;
   }
@@ -136,4 +196,11 @@ export class DimseServer {
     }
     return undefined;
   }
+}
+
+/** An OpenSSL error's code and reason ('ERR_SSL_NO_SHARED_CIPHER: no shared cipher'), without
+ *  its source-file location; other errors' code and message. */
+function tlsErrorText(err: Error & { code?: string; reason?: string }): string {
+  const what = printable(err.reason ?? err.message);
+  return err.code ? `${err.code}: ${what}` : what;
 }

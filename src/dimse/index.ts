@@ -10,6 +10,12 @@ export {
 } from './dimse-client.js';
 export { DimseModule } from './dimse.module.js';
 export {
+  BCP195_TLS12_CIPHERS,
+  type AssociationTls,
+  type DimseClientTls,
+  type DimseServerTls,
+} from './tls.js';
+export {
   DimseServiceRegistry,
   DuplicateDimseServiceError,
   type DimseServiceHandler,

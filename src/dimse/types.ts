@@ -4,6 +4,7 @@
 
 import { type Readable } from 'node:stream';
 import { type DimseCommand } from './command.js';
+import { type AssociationTls, type DimseServerTls } from './tls.js';
 
 export interface AssociationInfo {
   /** Random per-association ID, for correlating logs and audit records. */
@@ -15,6 +16,8 @@ export interface AssociationInfo {
   /** Implementation class UID / version name the peer announced (diagnostics only). */
   implementationClassUid?: string;
   implementationVersionName?: string;
+  /** Set when the association runs over TLS: protocol, cipher, the verified peer's subject. */
+  tls?: AssociationTls;
 }
 
 /**
@@ -211,7 +214,8 @@ export interface DimseHandlers {
 }
 
 export interface DimseLogger {
-  log(msg: string): void;
+  /** `fields`: structured fields for the log line (the association summary's counts...). */
+  log(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string): void;
   error(msg: string): void;
   debug?(msg: string): void;
@@ -234,4 +238,6 @@ export interface DimseServerOptions {
   maxAssociations?: number;
   handlers: DimseHandlers;
   logger?: DimseLogger;
+  /** Listen for DICOM over TLS (PS3.15 B.9) instead of plain TCP; files read at construction. */
+  tls?: DimseServerTls;
 }

@@ -24,8 +24,10 @@ import {
 } from '../dicom/index.js';
 import { BlobStore, type WrittenBlob } from '../storage/index.js';
 import { DuplicatePolicies } from './duplicate-policy.js';
+import { InFlightBudget, type InFlightCharge } from './in-flight-budget.js';
 import { ReceivedDigestRepository } from './received-digest.repository.js';
 import { type IngestRefusal, type IngestRequest, type IngestResult } from './ingest-request.js';
+import { IngestMetrics } from './ingest-metrics.js';
 import { applyProfile, ProfileApplyError } from './profiles/profile-engine.js';
 import { VendorProfiles } from './profiles/profile-loader.js';
 import { type VendorProfile } from './profiles/profile-model.js';
@@ -103,6 +105,8 @@ export class IngestionService implements OnModuleDestroy {
     private readonly catalog: CatalogService,
     private readonly audit: AuditService,
     private readonly receivedDigests: ReceivedDigestRepository,
+    private readonly inFlight: InFlightBudget,
+    private readonly metrics: IngestMetrics,
   ) {
     this.parser = new HeaderParserPool({
       size: config.ingest.parserWorkers,
@@ -125,11 +129,30 @@ export class IngestionService implements OnModuleDestroy {
     this.profiles = profiles;
   }
 
+  /** Counts an instance an adapter refused itself (strata_ingest_refusals_total). */
+  countRefusal(adapter: string, reason: 'not-authorized'): void {
+    this.metrics.refusedByAdapter(adapter, reason);
+  }
+
   acceptsSopClass(uid: string): boolean {
     return isStorageSopClass(uid) || this.extraSopClasses.has(uid);
   }
 
   async ingest(req: IngestRequest): Promise<IngestResult> {
+    const started = performance.now();
+    let result: IngestResult | null = null;
+    // Its bytes count against limits.maxInFlightMiB from the first read until stored or refused.
+    const charge = this.inFlight.open();
+    try {
+      result = await this.ingestCharged(req, charge);
+      return result;
+    } finally {
+      charge.release();
+      this.metrics.observe(req, result, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async ingestCharged(req: IngestRequest, charge: InFlightCharge): Promise<IngestResult> {
     if (req.data.destroyed) {
       // The transport already failed (e.g. a STOW body cut at its size limit): nothing to read.
       return this.refusal('aborted', 'the transfer ended before the dataset was complete');
@@ -150,7 +173,7 @@ export class IngestionService implements OnModuleDestroy {
         req.data.on('error', (e) => splitter.destroy(e));
         source = req.data.pipe(splitter);
       }
-      return source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      return charge.meter(source[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
     })();
     try {
       const transferSyntaxUid =

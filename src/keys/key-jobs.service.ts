@@ -9,7 +9,7 @@ import { AuditService } from '../audit/index.js';
 import { STRATA_CONFIG, type StrataConfig } from '../config/index.js';
 import { Database } from '../database/index.js';
 import { type KeyChangeActor, KeyRingError, KeyService } from '../storage/index.js';
-import { type Job, JobRepository } from '../tiering/index.js';
+import { type Job, JobLeases, JobRepository } from '../tiering/index.js';
 
 export const REWRAP_JOB = 'keys.rewrap';
 export const KEYS_OPTIONS = Symbol('KEYS_OPTIONS');
@@ -39,13 +39,16 @@ const CONCURRENCY = 16;
  * recipient both end in a re-wrap job, which adds, for each study, a PKESK for every active
  * recipient it lacks. Only catalog rows change, never a stored object; reads go on throughout
  * (the session keys do not change, and the old rows stay until the old key is retired). The job
- * scans studies in UID order, records its cursor after each batch, and resumes from it.
+ * scans studies in UID order, records its cursor after each batch, and resumes from it: on this
+ * node after a restart, or on another one once the lease of a node that died has expired.
  */
 @Injectable()
 export class KeyJobs implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Keys');
   private readonly jobs: JobRepository;
   private running: Promise<void> = Promise.resolve();
+  /** Jobs queued or running here. */
+  private active = 0;
   private stopping = false;
 
   constructor(
@@ -54,17 +57,32 @@ export class KeyJobs implements OnApplicationBootstrap, OnApplicationShutdown {
     db: Database,
     private readonly keys: KeyService,
     private readonly audit: AuditService,
+    private readonly leases: JobLeases,
   ) {
     this.jobs = new JobRepository(db);
+    // Interrupted re-wraps (this node's after a restart, or a dead node's) come back through here.
+    leases.register({
+      kinds: [REWRAP_JOB],
+      spare: () => (this.active > 0 ? 0 : 1),
+      resume: (id) => {
+        this.logger.warn(`resuming the interrupted key re-wrap job ${id}`);
+        this.active++;
+        this.running = this.running
+          .then(async () => {
+            const job = await this.jobs.get(id);
+            if (job && (job.status === 'queued' || job.status === 'running')) await this.run(job);
+            else this.leases.finished(id);
+          })
+          .catch(() => undefined)
+          .finally(() => this.active--);
+      },
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.options.resumeJobs) return;
+    // Interrupted jobs were claimed and resumed by JobLeases before this hook.
     const unfinished = await this.jobs.unfinished(REWRAP_JOB);
-    for (const job of unfinished) {
-      this.logger.warn(`resuming the interrupted key re-wrap job ${job.id}`);
-      this.enqueue(job);
-    }
     // Escrow keys newly listed in the config file: existing studies get wrapped for them too.
     if (unfinished.length === 0 && this.keys.ring.registeredAtOpen.length > 0) {
       await this.start('registered', this.keys.ring.registeredAtOpen.join(','), {
@@ -88,7 +106,7 @@ export class KeyJobs implements OnApplicationBootstrap, OnApplicationShutdown {
   ): Promise<{ job: Job; fingerprint: string | null; resumed: boolean }> {
     const unfinished = await this.jobs.unfinished(REWRAP_JOB);
     if (unfinished.length > 0) {
-      for (const job of unfinished) this.enqueue(job);
+      for (const job of unfinished) await this.takeOrWatch(job);
       return { job: unfinished[unfinished.length - 1]!, fingerprint: null, resumed: true };
     }
     const fingerprint = await this.keys.ring.generateArchiveKey(by);
@@ -100,7 +118,7 @@ export class KeyJobs implements OnApplicationBootstrap, OnApplicationShutdown {
   async resume(by: KeyChangeActor): Promise<{ job: Job; resumed: boolean }> {
     const unfinished = await this.jobs.unfinished(REWRAP_JOB);
     if (unfinished.length > 0) {
-      for (const job of unfinished) this.enqueue(job);
+      for (const job of unfinished) await this.takeOrWatch(job);
       return { job: unfinished[unfinished.length - 1]!, resumed: true };
     }
     return { job: await this.start('resume', null, by), resumed: false };
@@ -157,16 +175,60 @@ export class KeyJobs implements OnApplicationBootstrap, OnApplicationShutdown {
       REWRAP_JOB,
       { reason, fingerprint, actorHost: by.actorHost },
       by.actor,
+      this.leases.claimant,
     );
+    this.leases.adopt(job.id);
     this.enqueue(job);
     return job;
   }
 
+  /**
+   * An unfinished job asked for again: run here if this node can claim it (free, ours, or its
+   * node's lease expired); otherwise a live node is running it, and idle() waits for its end.
+   */
+  private async takeOrWatch(job: Job): Promise<void> {
+    if (this.active > 0 && this.leases.holds(job.id)) return; // already queued here
+    if (await this.leases.claim(job.id)) {
+      this.enqueue(job);
+      return;
+    }
+    this.logger.log(`key re-wrap job ${job.id} is running on another node`);
+    this.running = this.running
+      .then(async () => {
+        for (;;) {
+          const now = await this.jobs.get(job.id);
+          if (this.stopping || !now || (now.status !== 'queued' && now.status !== 'running'))
+            return;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      })
+      .catch(() => undefined);
+  }
+
   private enqueue(job: Job): void {
-    this.running = this.running.then(() => this.run(job)).catch(() => undefined);
+    this.active++;
+    this.running = this.running
+      .then(() => this.run(job))
+      .catch(() => undefined)
+      .finally(() => this.active--);
+  }
+
+  /** Whether the job must stop at this step: the node is stopping, or lost the job's lease. */
+  private mustStop(jobId: string): boolean {
+    return this.stopping || !this.leases.holds(jobId);
   }
 
   private async run(job: Job): Promise<void> {
+    if (!this.leases.holds(job.id)) return; // taken over while it waited in the queue
+    try {
+      await this.runHeld(job);
+    } finally {
+      if (this.stopping) await this.leases.release(job.id).catch(() => undefined);
+      this.leases.finished(job.id);
+    }
+  }
+
+  private async runHeld(job: Job): Promise<void> {
     const saved = (job.result ?? {}) as Partial<RewrapResult>;
     const result: RewrapResult = {
       cursor: saved.cursor ?? '',
@@ -176,7 +238,7 @@ export class KeyJobs implements OnApplicationBootstrap, OnApplicationShutdown {
     };
     try {
       await this.jobs.start(job.id, await this.keys.countStudies());
-      while (!this.stopping) {
+      while (!this.mustStop(job.id)) {
         const step = await this.keys.rewrapBatch(result.cursor, BATCH, CONCURRENCY);
         if (step.studies === 0) break;
         result.cursor = step.last!;
@@ -188,12 +250,12 @@ export class KeyJobs implements OnApplicationBootstrap, OnApplicationShutdown {
       }
       // Studies whose key was made during the scan by a node that had not yet seen the new
       // recipient: sweep until none lacks one (or only unreadable ones are left).
-      while (!this.stopping) {
+      while (!this.mustStop(job.id)) {
         const step = await this.keys.rewrapBatch('', BATCH, CONCURRENCY, true);
         result.added += step.added;
         if (step.added === 0) break;
       }
-      if (this.stopping) return; // resumed at the next start
+      if (this.mustStop(job.id)) return; // resumed at the next start, or by the node that took it
       const error =
         result.unreadable > 0
           ? `${result.unreadable} studies are wrapped for no archive key this node holds: they were not re-wrapped`
@@ -214,6 +276,7 @@ export class KeyJobs implements OnApplicationBootstrap, OnApplicationShutdown {
       await this.jobs.finish(job.id, error, { ...result });
       if (error) this.logger.error(`key re-wrap job ${job.id}: ${error}`);
     } catch (error) {
+      if (this.mustStop(job.id)) return;
       const message = error instanceof Error ? error.message : String(error);
       this.logger.error(`key re-wrap job ${job.id} failed: ${message}`);
       await this.jobs.finish(job.id, message, { ...result }).catch(() => undefined);

@@ -6,10 +6,11 @@ import { KeysController } from './keys.controller.js';
 
 @Module({})
 export class KeysModule {
-  static forRoot(options: KeysOptions): DynamicModule {
+  /** `tiering` is the TieringModule instance the app already has (one JobLeases per process). */
+  static forRoot(options: KeysOptions, tiering: DynamicModule): DynamicModule {
     return {
       module: KeysModule,
-      imports: [StorageModule, AuditModule],
+      imports: [StorageModule, AuditModule, tiering],
       providers: [{ provide: KEYS_OPTIONS, useValue: options }, KeyJobs],
       controllers: options.http ? [KeysController] : [],
       exports: [KeyJobs],

@@ -1,4 +1,4 @@
-import { type Sql } from '../database/index.js';
+import { claimScheduleTick, type Sql } from '../database/index.js';
 
 /**
  * Scheduled ticks claimed in PostgreSQL: with several nodes on one database, every node's cron
@@ -7,16 +7,8 @@ import { type Sql } from '../database/index.js';
  */
 export class LeaseRepository {
   /** Claims `tick` of a schedule for `holder`; false when another node has it, or it is paused. */
-  async claim(db: Sql, name: string, tick: Date, holder: string): Promise<boolean> {
-    const rows = await db.query(
-      `INSERT INTO schedule_leases (name, last_tick, holder) VALUES ($1, $2, $3)
-       ON CONFLICT (name) DO UPDATE SET last_tick = EXCLUDED.last_tick, holder = EXCLUDED.holder,
-                                        claimed_at = clock_timestamp()
-        WHERE schedule_leases.last_tick < EXCLUDED.last_tick AND NOT schedule_leases.paused
-       RETURNING 1`,
-      [name, tick, holder],
-    );
-    return rows.length > 0;
+  claim(db: Sql, name: string, tick: Date, holder: string): Promise<boolean> {
+    return claimScheduleTick(db, name, tick, holder);
   }
 
   async setPaused(db: Sql, name: string, paused: boolean): Promise<void> {

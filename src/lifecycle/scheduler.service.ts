@@ -5,8 +5,6 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import cron, { type ScheduledTask } from 'node-cron';
 import {
   inWindow,
@@ -17,6 +15,7 @@ import {
 } from '../config/index.js';
 import { AuditService } from '../audit/index.js';
 import { Database } from '../database/index.js';
+import { JobLeases } from '../tiering/index.js';
 import { Clock } from './clock.js';
 import { LeaseRepository } from './lease.repository.js';
 import { LIFECYCLE_OPTIONS, type LifecycleOptions, Sweeps } from './sweeps.service.js';
@@ -34,8 +33,6 @@ export class Scheduler implements OnApplicationBootstrap, OnApplicationShutdown 
   private readonly logger = new Logger('Lifecycle');
   private readonly leases = new LeaseRepository();
   private readonly tasks: ScheduledTask[] = [];
-  /** This node, as lease holders are recorded. */
-  readonly nodeId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
   constructor(
     @Inject(STRATA_CONFIG) private readonly config: StrataConfig,
@@ -44,7 +41,13 @@ export class Scheduler implements OnApplicationBootstrap, OnApplicationShutdown 
     private readonly sweeps: Sweeps,
     private readonly clock: Clock,
     private readonly audit: AuditService,
+    private readonly jobLeases: JobLeases,
   ) {}
+
+  /** This node, as tick claims (and job leases) record it. */
+  get nodeId(): string {
+    return this.jobLeases.nodeId;
+  }
 
   onApplicationBootstrap(): void {
     if (!this.options.schedule) return;

@@ -1,15 +1,9 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AuditService } from '../audit/index.js';
 import { inWindow, STRATA_CONFIG, type StrataConfig, type SweepName } from '../config/index.js';
 import { Database } from '../database/index.js';
-import { type Job, JobRepository, TierMover } from '../tiering/index.js';
+import { type Job, JobLeases, JobRepository, TierMover } from '../tiering/index.js';
 import { Clock } from './clock.js';
 import { type LifecycleDecision } from './decision.js';
 import { DeletionRepository } from './deletion.repository.js';
@@ -22,7 +16,10 @@ import { Purger } from './purger.service.js';
 export const LIFECYCLE_OPTIONS = Symbol('LIFECYCLE_OPTIONS');
 
 export interface LifecycleOptions {
-  /** The server resumes interrupted sweeps and runs the schedule; a CLI command does neither. */
+  /**
+   * The server runs the schedule and recalls (interrupted sweeps are resumed through JobLeases,
+   * per TieringOptions.resumeJobs); a CLI command does neither.
+   */
   resumeJobs: boolean;
   schedule: boolean;
   http: boolean;
@@ -45,6 +42,11 @@ export interface SweepResult {
 }
 
 const jobKind = (name: SweepName) => `lifecycle.${name}`;
+const SWEEP_KINDS = (['retention', 'tiering', 'purge'] as const).map(jobKind);
+
+/** Why a sweep stopped before its end; what becomes of its lease follows from it. */
+type StopReason =
+  'the node is stopping' | 'paused' | 'outside its window' | 'taken over by another node';
 
 /**
  * The lifecycle sweeps, as jobs: each goes through the patients in catalog order, a batch at a
@@ -54,10 +56,12 @@ const jobKind = (name: SweepName) => `lifecycle.${name}`;
  * after each batch, so a sweep killed half-way resumes where it stopped; every action is
  * idempotent (an expired study is not expired again, a study with a pending move gets no second
  * one). Actions are rate-limited, and a paused schedule or a closing window stops a sweep at the
- * next batch.
+ * next batch. A sweep runs on the node holding its job's lease (JobLeases); one whose node died is
+ * resumed from its cursor by another node once the lease has expired. One stopped outside its
+ * window is parked: the next tick in the window, on any node, goes on with it.
  */
 @Injectable()
-export class Sweeps implements OnApplicationBootstrap, OnApplicationShutdown {
+export class Sweeps implements OnApplicationShutdown {
   private readonly logger = new Logger('Lifecycle');
   private readonly jobs: JobRepository;
   private readonly facts = new FactsRepository();
@@ -68,25 +72,41 @@ export class Sweeps implements OnApplicationBootstrap, OnApplicationShutdown {
 
   constructor(
     @Inject(STRATA_CONFIG) private readonly config: StrataConfig,
-    @Inject(LIFECYCLE_OPTIONS) private readonly options: LifecycleOptions,
     private readonly db: Database,
     private readonly audit: AuditService,
     private readonly policies: PolicyStore,
     private readonly clock: Clock,
     private readonly purger: Purger,
     private readonly mover: TierMover,
+    private readonly leases: JobLeases,
   ) {
     this.jobs = new JobRepository(db);
+    // Interrupted sweeps (this node's after a restart, or a dead node's) come back through here.
+    leases.register({
+      kinds: SWEEP_KINDS,
+      spare: () => SWEEP_KINDS.length - this.running.size,
+      resume: (id) => this.resumeById(id),
+    });
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    if (!this.options.resumeJobs) return;
-    for (const name of ['retention', 'tiering', 'purge'] as const) {
-      for (const job of await this.jobs.unfinished(jobKind(name))) {
-        this.logger.warn(`resuming the interrupted ${name} sweep (job ${job.id})`);
-        this.launch(name, job);
+  private resumeById(id: string): void {
+    if (this.running.has(id)) return;
+    const pending = (async () => {
+      const job = await this.jobs.get(id);
+      const name = job?.kind.replace(/^lifecycle\./, '') as SweepName | undefined;
+      this.running.delete(id); // launch() tracks the run from here (no await in between)
+      if (!job || !name || (job.status !== 'queued' && job.status !== 'running')) {
+        this.leases.finished(id);
+        return;
       }
-    }
+      this.logger.warn(`resuming the interrupted ${name} sweep (job ${job.id})`);
+      await this.launch(name, job);
+    })().catch((error: unknown) => {
+      this.running.delete(id);
+      this.logger.error(`sweep job ${id} could not be resumed: ${String(error)}`);
+    });
+    // Seen by idle() while the job is being read.
+    this.running.set(id, pending);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -102,10 +122,19 @@ export class Sweeps implements OnApplicationBootstrap, OnApplicationShutdown {
     const [unfinished] = await this.jobs.unfinished(jobKind(name), true);
     if (unfinished) {
       if (unfinished.status === 'paused') await this.jobs.setPaused(unfinished.id, false);
-      const finished = this.running.get(unfinished.id) ?? this.launch(name, unfinished);
-      return { job: (await this.jobs.get(unfinished.id))!, finished };
+      let finished = this.running.get(unfinished.id);
+      // A parked sweep (stopped outside its window) is taken by whichever node's tick comes;
+      // one another live node is running goes on there.
+      if (!finished && (await this.leases.claim(unfinished.id, true))) {
+        finished = this.launch(name, (await this.jobs.get(unfinished.id))!);
+      }
+      return {
+        job: (await this.jobs.get(unfinished.id))!,
+        finished: finished ?? Promise.resolve(),
+      };
     }
-    const job = await this.jobs.create(jobKind(name), { sweep: name }, actor);
+    const job = await this.jobs.create(jobKind(name), { sweep: name }, actor, this.leases.claimant);
+    this.leases.adopt(job.id);
     return { job, finished: this.launch(name, job) };
   }
 
@@ -125,12 +154,19 @@ export class Sweeps implements OnApplicationBootstrap, OnApplicationShutdown {
   private launch(name: SweepName, job: Job): Promise<void> {
     const run = this.runAlone(name, job)
       .catch(async (error: unknown) => {
-        if (this.stopping) return;
+        if (this.stopping) {
+          await this.leases.release(job.id).catch(() => undefined);
+          return;
+        }
+        if (!this.leases.holds(job.id)) return; // another node has it now
         const message = error instanceof Error ? error.message : String(error);
         this.logger.error(`${name} sweep (job ${job.id}) failed: ${message}`);
         await this.jobs.finish(job.id, message).catch(() => undefined);
       })
-      .finally(() => this.running.delete(job.id));
+      .finally(() => {
+        this.leases.finished(job.id);
+        this.running.delete(job.id);
+      });
     this.running.set(job.id, run);
     return run;
   }
@@ -145,7 +181,11 @@ export class Sweeps implements OnApplicationBootstrap, OnApplicationShutdown {
         `sweep:${name}`,
       ])) as { ok: boolean }[];
       if (!row?.ok) {
-        this.logger.log(`${name} sweep (job ${job.id}) is running on another node`);
+        // Another job of this kind is running there: this one is free again for the next poll.
+        this.logger.log(
+          `${name} sweep (job ${job.id}) waits: a ${name} sweep is running on another node`,
+        );
+        await this.leases.release(job.id);
         return;
       }
       try {
@@ -179,10 +219,16 @@ export class Sweeps implements OnApplicationBootstrap, OnApplicationShutdown {
     if (name === 'purge') await this.resumePurges(result, limiter);
     for (;;) {
       const stop = await this.shouldStop(name, job.id);
+      if (stop === 'taken over by another node') {
+        // Its cursor is the new holder's now: nothing more is written from here.
+        this.logger.warn(`${name} sweep (job ${job.id}) stopped here: ${stop}`);
+        return;
+      }
       if (stop) {
         result.stoppedBecause = stop;
         await this.jobs.checkpoint(job.id, done, { ...result });
         this.logger.log(`${name} sweep (job ${job.id}) stopped: ${stop}`);
+        await this.leases.release(job.id, stop === 'outside its window');
         return;
       }
       const batch = await this.facts.patientsAfter(
@@ -317,8 +363,9 @@ export class Sweeps implements OnApplicationBootstrap, OnApplicationShutdown {
     }
   }
 
-  private async shouldStop(name: SweepName, jobId: string): Promise<string | null> {
+  private async shouldStop(name: SweepName, jobId: string): Promise<StopReason | null> {
     if (this.stopping) return 'the node is stopping';
+    if (!this.leases.holds(jobId)) return 'taken over by another node';
     const job = await this.jobs.get(jobId);
     if (job?.status === 'paused') return 'paused';
     if (!inWindow(this.config.lifecycle.windows[name], this.clock.now())) {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
 import { AuditService } from '../audit/index.js';
 import { CatalogReadService, SearchError, type SearchResult } from '../catalog/index.js';
 import { STRATA_CONFIG, type StrataConfig } from '../config/index.js';
@@ -24,6 +24,7 @@ import {
   readIdentifier,
   STUDY_ROOT_FIND,
 } from './c-find-identifier.js';
+import { RetrievalMetrics } from './retrieval-metrics.js';
 
 /**
  * The most matches one C-FIND answers. PS3.4 has no status for "limited": a query with more
@@ -75,13 +76,19 @@ export class CFindScp implements DimseServiceHandler, OnModuleInit {
     private readonly audit: AuditService,
     @Inject(STRATA_CONFIG) private readonly config: StrataConfig,
     private readonly registry: DimseServiceRegistry,
+    @Optional() private readonly metrics?: RetrievalMetrics,
   ) {}
 
   onModuleInit(): void {
     this.registry.register(this);
   }
 
-  async handle(
+  handle(req: OtherCommandRequest, reply: DimseReplyChannel): Promise<DimseResponse | undefined> {
+    if (!this.metrics) return this.answer(req, reply);
+    return this.metrics.dimse('c-find', req.abstractSyntaxUid, () => this.answer(req, reply));
+  }
+
+  private async answer(
     req: OtherCommandRequest,
     reply: DimseReplyChannel,
   ): Promise<DimseResponse | undefined> {

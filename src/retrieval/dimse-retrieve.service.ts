@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
 import { type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CatalogReadService, type RetrievableInstance } from '../catalog/index.js';
@@ -25,6 +25,7 @@ import {
   type RetrieveKeys,
 } from './retrieve-identifier.js';
 import { RetrievalAudit } from './retrieval-audit.service.js';
+import { RetrievalMetrics } from './retrieval-metrics.js';
 
 /** Largest identifier read. */
 const MAX_IDENTIFIER_BYTES = 1024 * 1024;
@@ -89,13 +90,21 @@ export class DimseRetrieveService implements DimseServiceHandler, OnModuleInit {
     private readonly blobs: BlobStore,
     private readonly restores: RestoreCoordinator,
     private readonly audit: RetrievalAudit,
+    @Optional() private readonly metrics?: RetrievalMetrics,
   ) {}
 
   onModuleInit(): void {
     this.registry.register(this);
   }
 
-  async handle(
+  handle(req: OtherCommandRequest, reply: DimseReplyChannel): Promise<DimseResponse | undefined> {
+    const field = req.command.commandField;
+    const protocol = field === CommandField.CMoveRq ? 'c-move' : 'c-get';
+    if (!this.metrics) return this.answer(req, reply);
+    return this.metrics.dimse(protocol, req.abstractSyntaxUid, () => this.answer(req, reply));
+  }
+
+  private async answer(
     req: OtherCommandRequest,
     reply: DimseReplyChannel,
   ): Promise<DimseResponse | undefined> {
@@ -313,6 +322,7 @@ export class DimseRetrieveService implements DimseServiceHandler, OnModuleInit {
       callingAet: this.config.dicom.aeTitle,
       calledAet: peer.aeTitle,
       maxPduLength: this.config.dicom.maxPduLength,
+      ...(peer.tls ? { tls: peer.tls } : {}),
       contexts: [...bySopClass].map(([abstractSyntax, ts]) => ({
         abstractSyntax,
         transferSyntaxes: [...ts],

@@ -1,4 +1,4 @@
-import { Controller, Get, Param, Req, Res } from '@nestjs/common';
+import { Controller, Get, Param, Req, Res, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Roles } from '../access/index.js';
 import { type Response } from 'express';
@@ -6,6 +6,7 @@ import { type QueryLevel, SearchError, type SearchScope } from '../catalog/index
 import { negotiateJson } from './accept.js';
 import { checkUids, dicomwebBase, problem, requesterOf, type RequestWithUser } from './http.js';
 import { QidoService } from './qido.service.js';
+import { Retrieval, RetrievalMetricsInterceptor } from './retrieval-metrics.js';
 
 /**
  * QIDO-RS (PS3.18 10.6). Answers 200 with a JSON array, an empty one when nothing matches
@@ -15,29 +16,34 @@ import { QidoService } from './qido.service.js';
 @ApiTags('dicomweb')
 @Roles('archivist', 'auditor', 'pacs')
 @ApiBearerAuth()
+@UseInterceptors(RetrievalMetricsInterceptor)
 @Controller('dicomweb')
 export class QidoController {
   constructor(private readonly qido: QidoService) {}
 
   @Get('studies')
+  @Retrieval('qido-rs', 'study')
   @ApiProduces('application/dicom+json')
   studies(@Req() req: RequestWithUser, @Res() res: Response): Promise<void> {
     return this.search(req, res, 'study', {});
   }
 
   @Get('series')
+  @Retrieval('qido-rs', 'series')
   @ApiProduces('application/dicom+json')
   series(@Req() req: RequestWithUser, @Res() res: Response): Promise<void> {
     return this.search(req, res, 'series', {});
   }
 
   @Get('instances')
+  @Retrieval('qido-rs', 'instance')
   @ApiProduces('application/dicom+json')
   instances(@Req() req: RequestWithUser, @Res() res: Response): Promise<void> {
     return this.search(req, res, 'instance', {});
   }
 
   @Get('studies/:study/series')
+  @Retrieval('qido-rs', 'series')
   @ApiProduces('application/dicom+json')
   seriesOfStudy(
     @Req() req: RequestWithUser,
@@ -48,6 +54,7 @@ export class QidoController {
   }
 
   @Get('studies/:study/instances')
+  @Retrieval('qido-rs', 'instance')
   @ApiProduces('application/dicom+json')
   instancesOfStudy(
     @Req() req: RequestWithUser,
@@ -58,6 +65,7 @@ export class QidoController {
   }
 
   @Get('studies/:study/series/:series/instances')
+  @Retrieval('qido-rs', 'instance')
   @ApiProduces('application/dicom+json')
   instancesOfSeries(
     @Req() req: RequestWithUser,

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/index.js';
 import { CatalogModule } from '../catalog/index.js';
+import { Registry } from '../metrics/index.js';
 import { StorageModule } from '../storage/index.js';
 import { BulkDataService } from './bulkdata.service.js';
 import { CFindScp } from './c-find-scp.js';
@@ -10,6 +11,7 @@ import { QidoController } from './qido.controller.js';
 import { QidoService } from './qido.service.js';
 import { RestoreCoordinator } from './restore-coordinator.service.js';
 import { RetrievalAudit } from './retrieval-audit.service.js';
+import { RetrievalMetrics, RetrievalMetricsInterceptor } from './retrieval-metrics.js';
 import { WadoController } from './wado.controller.js';
 import { WadoService } from './wado.service.js';
 
@@ -29,6 +31,12 @@ import { WadoService } from './wado.service.js';
     RestoreCoordinator,
     CFindScp,
     DimseRetrieveService,
+    {
+      provide: RetrievalMetrics,
+      inject: [{ token: Registry, optional: true }],
+      useFactory: (registry?: Registry) => new RetrievalMetrics(registry ?? null),
+    },
+    RetrievalMetricsInterceptor,
   ],
   exports: [QidoService],
 })

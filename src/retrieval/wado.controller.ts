@@ -1,4 +1,4 @@
-import { Controller, Get, Param, Req, Res } from '@nestjs/common';
+import { Controller, Get, Param, Req, Res, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Roles, sourceLimitOf } from '../access/index.js';
 import { type Response } from 'express';
@@ -7,6 +7,7 @@ import { negotiateBulkData, negotiateDicomInstances, negotiateJson } from './acc
 import { BulkDataService, parseBulkDataPath } from './bulkdata.service.js';
 import { checkUids, dicomwebBase, problem, requesterOf, type RequestWithUser } from './http.js';
 import { MetadataService } from './metadata.service.js';
+import { Retrieval, RetrievalMetricsInterceptor } from './retrieval-metrics.js';
 import { WadoService } from './wado.service.js';
 
 const DICOM_MULTIPART = 'multipart/related; type="application/dicom"';
@@ -37,6 +38,7 @@ const METADATA_ROLES = ['archivist', 'auditor', 'pacs'] as const;
  */
 @ApiTags('dicomweb')
 @ApiBearerAuth()
+@UseInterceptors(RetrievalMetricsInterceptor)
 @Controller('dicomweb')
 export class WadoController {
   constructor(
@@ -47,6 +49,7 @@ export class WadoController {
 
   @Roles('pacs')
   @Get('studies/:study')
+  @Retrieval('wado-rs', 'instances')
   @ApiProduces(DICOM_MULTIPART)
   study(
     @Req() req: RequestWithUser,
@@ -58,6 +61,7 @@ export class WadoController {
 
   @Roles('pacs')
   @Get('studies/:study/series/:series')
+  @Retrieval('wado-rs', 'instances')
   @ApiProduces(DICOM_MULTIPART)
   series(
     @Req() req: RequestWithUser,
@@ -70,6 +74,7 @@ export class WadoController {
 
   @Roles('pacs')
   @Get('studies/:study/series/:series/instances/:instance')
+  @Retrieval('wado-rs', 'instances')
   @ApiProduces(DICOM_MULTIPART)
   instance(
     @Req() req: RequestWithUser,
@@ -83,6 +88,7 @@ export class WadoController {
 
   @Roles(...METADATA_ROLES)
   @Get('studies/:study/metadata')
+  @Retrieval('wado-rs', 'metadata')
   @ApiProduces('application/dicom+json')
   studyMetadata(
     @Req() req: RequestWithUser,
@@ -94,6 +100,7 @@ export class WadoController {
 
   @Roles(...METADATA_ROLES)
   @Get('studies/:study/series/:series/metadata')
+  @Retrieval('wado-rs', 'metadata')
   @ApiProduces('application/dicom+json')
   seriesMetadata(
     @Req() req: RequestWithUser,
@@ -106,6 +113,7 @@ export class WadoController {
 
   @Roles(...METADATA_ROLES)
   @Get('studies/:study/series/:series/instances/:instance/metadata')
+  @Retrieval('wado-rs', 'metadata')
   @ApiProduces('application/dicom+json')
   instanceMetadata(
     @Req() req: RequestWithUser,
@@ -120,6 +128,7 @@ export class WadoController {
   /** The path is a tag, or sequence tag / item / tag ... as the metadata's BulkDataURIs give it. */
   @Roles('pacs')
   @Get('studies/:study/series/:series/instances/:instance/bulkdata/*path')
+  @Retrieval('wado-rs', 'bulkdata')
   @ApiProduces('multipart/related; type="application/octet-stream"')
   bulkData(
     @Req() req: RequestWithUser,

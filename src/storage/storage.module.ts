@@ -21,6 +21,7 @@ import { KeyService } from './key.service.js';
 import { LocationRepository } from './location.repository.js';
 import { sweepOrphans } from './orphan-sweeper.js';
 import { OpenPgpRepository } from './openpgp.repository.js';
+import { SharedSecretCheckRepository } from './shared-secret-check.repository.js';
 import { StudyKeyRepository } from './study-key.repository.js';
 
 const BACKENDS = Symbol('BACKENDS');
@@ -41,6 +42,12 @@ async function loadKeys(
   const files = new ArchiveKeyRepository(config.keys.dir, config.keys.privateKeyFile);
   const material = await files.load(config.keys.passphrase, (p) => pgp.generateKeyPair(p));
   if (material.generated) logger.log(`generated the archive OpenPGP key in ${config.keys.dir}`);
+  // Blob digests are HMACs under this secret: every node of the catalog must have the same one.
+  await new SharedSecretCheckRepository(db).verify(
+    'dedup',
+    material.dedupSecret,
+    `${config.keys.dir}/dedup.secret`,
+  );
   if (!config.keys.passphrase) {
     logger.warn(
       '!!! STRATA_KEY_PASSPHRASE is not set: the archive private key is protected by a generated ' +

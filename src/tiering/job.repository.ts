@@ -58,10 +58,23 @@ function toJob(r: Row): Job {
 export class JobRepository {
   constructor(private readonly db: Sql) {}
 
-  async create(kind: string, params: Record<string, unknown>, actor: string): Promise<Job> {
+  /**
+   * Records a queued job; with `claimant`, already claimed by that node for `leaseMs` (so that no
+   * other node's poll takes it between its creation and its start).
+   */
+  async create(
+    kind: string,
+    params: Record<string, unknown>,
+    actor: string,
+    claimant: { node: string; leaseMs: number } | null = null,
+  ): Promise<Job> {
     const [row] = await this.db.query<Row>(
-      `INSERT INTO jobs (kind, status, params, actor) VALUES ($1, 'queued', $2, $3) RETURNING *`,
-      [kind, JSON.stringify(params), actor],
+      `INSERT INTO jobs (kind, status, params, actor, claimed_by, lease_until)
+       VALUES ($1, 'queued', $2, $3, $4,
+               CASE WHEN $4::text IS NULL THEN NULL
+                    ELSE now() + make_interval(secs => $5::float8 / 1000) END)
+       RETURNING *`,
+      [kind, JSON.stringify(params), actor, claimant?.node ?? null, claimant?.leaseMs ?? 0],
     );
     return toJob(row!);
   }

@@ -1,31 +1,20 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { AuditService } from '../audit/index.js';
 import { STRATA_CONFIG, type StrataConfig, type TierName } from '../config/index.js';
 import { Database } from '../database/index.js';
 import { BlobStore } from '../storage/index.js';
 import { DoneMarks } from './done-marks.js';
+import { JobLeases } from './job-leases.service.js';
 import { type Job, JobRepository } from './job.repository.js';
 import { type MoveEntry, MoveJournalRepository } from './move-journal.repository.js';
+import { TIERING_OPTIONS, type TieringOptions } from './tiering-options.js';
+
+export { TIERING_OPTIONS, type TieringOptions };
 
 export const MOVE_JOB = 'tier-move';
 
 /** Objects of one job moved at the same time (memory: one stream chunk per object in flight). */
 const MOVES_IN_FLIGHT = 4;
-
-export const TIERING_OPTIONS = Symbol('TIERING_OPTIONS');
-
-export interface TieringOptions {
-  /** Resume interrupted move jobs at start (the server does; a CLI command does not). */
-  resumeJobs: boolean;
-  /** Serve the tiering HTTP API. */
-  http: boolean;
-}
 
 export interface MoveRequest {
   studyInstanceUid: string;
@@ -69,10 +58,13 @@ const TIER_ORDER = `CASE l.tier WHEN 'hot' THEN 0 WHEN 'warm' THEN 1 WHEN 'cold'
  * starts, so a kill at any point resumes at the next start: nothing lost (the old copy stays until
  * the new one is verified and recorded), nothing orphaned (the new key is known before it is
  * written). Moves of one study are serialised by a PostgreSQL advisory lock (across nodes too).
- * Jobs run one at a time in this process; objects stream through, whatever their size.
+ * Jobs run one at a time in this process; objects stream through, whatever their size. A job runs
+ * on the node holding its lease (JobLeases): a node that died leaves its job to another, which
+ * resumes it from the journal once the lease has expired; a node that lost its lease stops at its
+ * next step.
  */
 @Injectable()
-export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown {
+export class TierMover implements OnApplicationShutdown {
   private readonly logger = new Logger('Tiering');
   private readonly jobs: JobRepository;
   private readonly journal: MoveJournalRepository;
@@ -82,30 +74,31 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
 
   constructor(
     @Inject(STRATA_CONFIG) private readonly config: StrataConfig,
-    @Inject(TIERING_OPTIONS) private readonly options: TieringOptions,
     private readonly db: Database,
     private readonly blobs: BlobStore,
     private readonly audit: AuditService,
+    private readonly leases: JobLeases,
   ) {
     this.jobs = new JobRepository(db);
     this.journal = new MoveJournalRepository(db);
-  }
-
-  /** Resumes the moves a stop or a crash interrupted. */
-  async onApplicationBootstrap(): Promise<void> {
-    if (!this.options.resumeJobs) return;
-    const unfinished = await this.jobs.unfinished(MOVE_JOB);
-    if (unfinished.length > 0) {
-      this.logger.warn(`resuming ${unfinished.length} interrupted tier move job(s)`);
-    }
-    for (const job of unfinished) this.enqueue(job.id);
+    // Interrupted moves (this node's after a restart, or a dead node's) come back through here.
+    leases.register({
+      kinds: [MOVE_JOB],
+      spare: () => (this.running || this.queue.length > 0 ? 0 : 1),
+      resume: (id) => {
+        this.logger.warn(`resuming the interrupted tier move job ${id}`);
+        this.enqueue(id);
+      },
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // The job in progress stops at its next step; the journal resumes it at the next start.
+    // The job in progress stops at its next step; the journal resumes it on the next node to
+    // claim it (another one at once, as its lease is released, or this one at its restart).
     this.stopping = true;
-    this.queue.length = 0;
+    const queued = this.queue.splice(0);
     await this.running?.catch(() => undefined);
+    for (const id of queued) await this.leases.release(id).catch(() => undefined);
   }
 
   /** Records a move job and starts it (after the jobs queued before it). */
@@ -121,7 +114,9 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
         ...(req.policy ? { policy: req.policy } : {}),
       },
       req.actor,
+      this.leases.claimant,
     );
+    this.leases.adopt(job.id);
     this.enqueue(job.id);
     return job;
   }
@@ -150,19 +145,41 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
 
   private async drain(): Promise<void> {
     for (let id = this.queue.shift(); id && !this.stopping; id = this.queue.shift()) {
+      // Taken over by another node while it waited here: theirs now.
+      if (!this.leases.holds(id)) continue;
       const job = await this.jobs.get(id);
-      if (!job || job.status === 'done' || job.status === 'failed') continue;
+      if (!job || job.status === 'done' || job.status === 'failed') {
+        this.leases.finished(id);
+        continue;
+      }
       try {
         await this.run(job);
+        if (this.stopping) await this.leases.release(id);
+        else if (!this.leases.holds(id))
+          this.logger.warn(`tier move job ${id}: stopped, as another node took it over`);
       } catch (error) {
-        if (this.stopping) return;
+        if (this.stopping) {
+          await this.leases.release(id).catch(() => undefined);
+          return;
+        }
+        if (!this.leases.holds(id)) {
+          this.logger.warn(`tier move job ${id}: stopped, as another node took it over`);
+          continue;
+        }
         const message = error instanceof Error ? error.message : String(error);
         this.logger.error(`tier move job ${job.id} failed: ${message}`);
         // Audited first: once the job shows as ended, its audit row is there.
         await this.auditJob(job, 'failure', { error: message }).catch(() => undefined);
         await this.jobs.finish(job.id, message).catch(() => undefined);
+      } finally {
+        this.leases.finished(id);
       }
     }
+  }
+
+  /** Whether the job must stop at this step: the node is stopping, or lost the job's lease. */
+  private mustStop(jobId: string): boolean {
+    return this.stopping || !this.leases.holds(jobId);
   }
 
   private async run(job: Job): Promise<void> {
@@ -273,7 +290,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
     let failed = false;
     let lastProgress = 0;
     const worker = async (): Promise<void> => {
-      while (next < tasks.length && !this.stopping && !failed) {
+      while (next < tasks.length && !this.mustStop(job.id) && !failed) {
         const task = tasks[next++]!;
         try {
           bytes += await task();
@@ -295,7 +312,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
     await doneMarks.flush();
     const failure = ended.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;
-    if (this.stopping) return;
+    if (this.mustStop(job.id)) return;
     await this.jobs.progress(job.id, done, bytes);
     await this.auditJob(job, 'success', { blobs: done, bytes });
     await this.jobs.finish(job.id, null);
@@ -317,7 +334,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
     const from = { ...entry.from, tier: '' };
     const to = entry.to;
     for (let attempt = 0; step !== 'done' && step !== 'failed';) {
-      if (this.stopping) throw new Error('stopping');
+      if (this.mustStop(entry.jobId)) throw new Error('stopping');
       if (step === 'planned') {
         await this.waitForRestore(entry);
         // A crash (or a failed attempt) may have left part of the copy: start again from nothing.
@@ -418,7 +435,7 @@ export class TierMover implements OnApplicationBootstrap, OnApplicationShutdown 
     if (state === 'archived') ({ expectedSeconds } = await this.blobs.requestRestore(from));
     const pollMs = Math.min(60_000, Math.max(1_000, (expectedSeconds * 1000) / 10));
     while (state !== 'ready') {
-      if (this.stopping) throw new Error('stopping');
+      if (this.mustStop(entry.jobId)) throw new Error('stopping');
       await new Promise((r) => setTimeout(r, pollMs));
       state = await this.blobs.restoreState(from);
     }

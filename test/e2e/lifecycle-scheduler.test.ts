@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock, Scheduler, Sweeps } from '../../src/lifecycle/index.js';
 import { TierMover } from '../../src/tiering/index.js';
 import { storeStudy } from '../support/lifecycle.js';
-import { removeDataDir, startTestStrata, type TestStrata } from '../support/strata-harness.js';
+import {
+  removeDataDir,
+  secondNodeDataDir,
+  startTestStrata,
+  type TestStrata,
+} from '../support/strata-harness.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { callApi } from '../support/wado-client.js';
 
@@ -40,7 +45,12 @@ describe('lifecycle scheduler across nodes, tiering moves and recalls', () => {
       STRATA_TEST_NOW: '2026-06-01T12:00:00Z',
     };
     a = await startTestStrata({ configYaml: CONFIG, databaseUrl, env });
-    b = await startTestStrata({ configYaml: CONFIG, databaseUrl, env });
+    b = await startTestStrata({
+      configYaml: CONFIG,
+      databaseUrl,
+      env,
+      dataDir: secondNodeDataDir(a),
+    });
   });
   afterAll(async () => {
     for (const s of [a, b]) {

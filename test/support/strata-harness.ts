@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadConfig, type StrataConfig } from '../../src/config/index.js';
@@ -83,6 +83,17 @@ export async function startTestStrata(options: TestStrataOptions = {}): Promise<
     },
   };
   return self;
+}
+
+/**
+ * A data dir for another node of `first`'s catalog: with its dedup secret (every node of one
+ * catalog shares it; a node with another one refuses to start).
+ */
+export function secondNodeDataDir(first: { dataDir: string }): string {
+  const dataDir = mkdtempSync(join(tmpdir(), 'strata-test-'));
+  mkdirSync(join(dataDir, 'keys'), { recursive: true, mode: 0o700 });
+  copyFileSync(join(first.dataDir, 'keys', 'dedup.secret'), join(dataDir, 'keys', 'dedup.secret'));
+  return dataDir;
 }
 
 /** Removes a test's data dir (call after stop). */

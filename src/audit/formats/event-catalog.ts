@@ -66,6 +66,10 @@ const keyChange = entry(EVENT_ID.securityAlert, 'E', 'security-alert', {
 const jobEnded = entry(EVENT_ID.securityAlert, 'E', 'security-alert', {
   types: [EVENT_TYPE.localServiceOperationStopped],
 });
+/** A node took over a job whose holder stopped renewing its lease (multi-node): it goes on here. */
+const jobTakenOver = entry(EVENT_ID.securityAlert, 'E', 'security-alert', {
+  types: [EVENT_TYPE.localServiceOperationStarted],
+});
 const tokenChange = entry(EVENT_ID.securityAlert, 'E', 'security-alert', {
   types: [EVENT_TYPE.userSecurityAttributesChanged],
   rest: 'update',
@@ -94,6 +98,7 @@ const tokenChange = entry(EVENT_ID.securityAlert, 'E', 'security-alert', {
  * - policy.changed, policy.reloaded, schedule.*, config.*: Security Alert, Software Configuration.
  * - token.*: Security Alert, User Security Attributes Changed; role changes: Security Roles Changed.
  * - fixity.checked, lifecycle.*-sweep: a maintenance job ended: Local Service Operation Stopped.
+ * - job.taken-over: a node goes on with a job whose node stopped: Local Service Operation Started.
  * - storage.commitment-*: the archive took (or reported taking) responsibility for instances:
  *   Instances Transferred with R and life cycle 4 (verification), as dcm4chee does.
  * - audit.*: Audit Log Used (A.5.3.2).
@@ -156,6 +161,7 @@ export const EVENT_CATALOG: Readonly<Record<string, CatalogEntry>> = {
     rest: 'update',
   }),
   'fixity.checked': jobEnded,
+  'job.taken-over': jobTakenOver,
   'lifecycle.retention-sweep': jobEnded,
   'lifecycle.tiering-sweep': jobEnded,
   'lifecycle.purge-sweep': jobEnded,

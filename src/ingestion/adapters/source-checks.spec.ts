@@ -22,7 +22,7 @@ function adapters(sources: SourceConfig[]): Record<string, IngestionAdapter> {
   } as unknown as StrataConfig;
   const none = null as never;
   return {
-    'dimse-push': new DimsePushService(config, none, none, none),
+    'dimse-push': new DimsePushService(config, none, none, none, none, none),
     'stow-push': new StowPushAdapter(config),
     'folder-import': new FolderImportAdapter(config, none, none),
     'dimse-pull': new DimsePullAdapter(config, none, none),

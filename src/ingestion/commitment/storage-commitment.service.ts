@@ -224,6 +224,7 @@ export class StorageCommitmentService
         port: peer.port,
         callingAet: this.config.dicom.aeTitle,
         calledAet: peer.aeTitle,
+        ...(peer.tls ? { tls: peer.tls } : {}),
         contexts: [
           {
             abstractSyntax: STORAGE_COMMITMENT_PUSH,

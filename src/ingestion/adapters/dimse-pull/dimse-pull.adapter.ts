@@ -80,7 +80,12 @@ export class DimsePullAdapter extends PullAdapter {
     if (!peer) throw new Error(`${source.name}: no peer`); // checkSource refused it at start
     return {
       name: source.name,
-      peer: { aet: peer.aeTitle, host: peer.host, port: peer.port },
+      peer: {
+        aet: peer.aeTitle,
+        host: peer.host,
+        port: peer.port,
+        ...(peer.tls ? { tls: peer.tls } : {}),
+      },
       callingAet: o.callingAet ?? this.config.dicom.aeTitle,
       moveDestination: o.moveDestination ?? this.config.dicom.aeTitle,
       retrieve: o.retrieve ?? 'move',

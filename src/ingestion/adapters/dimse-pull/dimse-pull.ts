@@ -8,6 +8,7 @@ import {
   CommandField,
   type ContextRequest,
   DimseClient,
+  type DimseClientTls,
   DimseStatus,
   DimseTimeoutError,
   type QueryResponse,
@@ -38,8 +39,8 @@ export const DIMSE_PULL = 'dimse-pull';
 
 export interface DimsePullSource {
   name: string;
-  /** The PACS: its AE title (called), host and port, from dicom.peers. */
-  peer: { aet: string; host: string; port: number };
+  /** The PACS: its AE title (called), host and port, from dicom.peers; tls when it wants TLS. */
+  peer: { aet: string; host: string; port: number; tls?: DimseClientTls };
   /** Our AE title on the associations we open. */
   callingAet: string;
   /** C-MOVE: where the PACS sends the instances (this archive's AE, which it must know). */
@@ -329,6 +330,7 @@ export class DimsePuller {
       port: source.peer.port,
       callingAet: source.callingAet,
       calledAet: source.peer.aet,
+      ...(source.peer.tls ? { tls: source.peer.tls } : {}),
       contexts,
       responseTimeoutMs: source.responseTimeoutMs,
       ...(onStore ? { onStore } : {}),

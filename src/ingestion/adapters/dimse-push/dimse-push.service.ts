@@ -14,11 +14,14 @@ import {
   type DimseReplyChannel,
   type DimseResponse,
   DimseServer,
+  type DimseServerOptions,
   DimseServiceRegistry,
   type OtherCommandRequest,
   type StoreRequest,
 } from '../../../dimse/index.js';
+import { InFlightBudget } from '../../in-flight-budget.js';
 import { IngestionService } from '../../ingestion.service.js';
+import { OverloadRefusals } from '../../overload-refusals.js';
 import {
   type AdapterHealth,
   type AdapterStatus,
@@ -48,28 +51,40 @@ export class DimsePushService implements IngestionAdapter {
   private readonly activity = new AdapterActivity();
   private server: DimseServer | undefined;
   private boundPort = 0;
+  /** The DICOM TLS listener (dicom.tls), same handlers as the plain one. */
+  private tlsServer: DimseServer | undefined;
+  private boundTlsPort: number | null = null;
+  /** Accepted associations, by id, on every listener: limits.maxAssociations counts them. */
+  private readonly admitted = new Set<string>();
 
   constructor(
     @Inject(STRATA_CONFIG) private readonly config: StrataConfig,
     private readonly ingestion: IngestionService,
     private readonly audit: AuditService,
     private readonly registry: DimseServiceRegistry,
+    private readonly inFlight: InFlightBudget,
+    private readonly overload: OverloadRefusals,
   ) {}
 
   get port(): number {
     return this.boundPort;
   }
 
+  /** The bound DICOM TLS port; null without dicom.tls. */
+  get tlsPort(): number | null {
+    return this.boundTlsPort;
+  }
+
   async start(): Promise<void> {
     const d = this.config.dicom;
-    this.server = new DimseServer({
+    const options: DimseServerOptions = {
       host: d.host,
       port: d.port,
       aeTitle: d.aeTitle,
       maxPduLength: d.maxPduLength,
       idleTimeoutMs: d.idleTimeoutMs,
       logger: {
-        log: (m) => this.logger.log(m),
+        log: (m, fields) => (fields ? this.logger.log(m, fields) : this.logger.log(m)),
         warn: (m) => this.logger.warn(m),
         error: (m) => this.logger.error(m),
         debug: (m) => this.logger.debug(m),
@@ -82,20 +97,44 @@ export class DimsePushService implements IngestionAdapter {
         acceptsRequesterScpRole: (uid) => this.ingestion.acceptsSopClass(uid),
         onStore: (req, data) => this.store(req, data),
         onOtherCommand: (req, reply) => this.other(req, reply),
+        onAssociationClosed: (info) => this.admitted.delete(info.id),
       },
-    });
+    };
+    this.server = new DimseServer(options);
     this.boundPort = await this.server.listen();
+    if (d.tls) {
+      try {
+        // The same associations over TLS (PS3.15 B.9); the files were checked at load.
+        this.tlsServer = new DimseServer({
+          ...options,
+          host: d.tls.host,
+          port: d.tls.port,
+          tls: d.tls,
+        });
+        this.boundTlsPort = await this.tlsServer.listen();
+      } catch (error) {
+        // Not started: the registry will not stop us, so the plain listener closes here.
+        await this.server.close(0);
+        throw new Error(`dicom.tls (${d.tls.host}:${d.tls.port}): ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    }
     this.activity.started();
   }
 
   async stop(): Promise<void> {
     this.activity.stopped();
-    await this.server?.close(10_000);
+    await Promise.all([this.server?.close(10_000), this.tlsServer?.close(10_000)]);
   }
 
   async health(): Promise<AdapterHealth> {
+    const tls = this.boundTlsPort === null ? '' : `, TLS port ${this.boundTlsPort}`;
     return this.activity.isRunning
-      ? { ok: true, detail: `${this.config.dicom.aeTitle} listening on port ${this.boundPort}` }
+      ? {
+          ok: true,
+          detail: `${this.config.dicom.aeTitle} listening on port ${this.boundPort}${tls}`,
+        }
       : { ok: false, detail: 'not listening' };
   }
 
@@ -140,24 +179,79 @@ export class DimsePushService implements IngestionAdapter {
           ? `dicom.peers.${info.callingAet}.allow is empty`
           : 'unknown calling AE title (dicom.unknownPeers.allow is empty)',
       };
-    }
-    if (!decision.accept) {
-      this.logger.warn(
-        `refused association from ${info.callingAet}@${info.remoteAddress}: ${decision.logReason}`,
-      );
-      await this.audit
-        .recordAlone({
+    } else {
+      // A peer we would accept, but not now: refused as transient, reported without flooding.
+      const busy = this.overloaded();
+      if (busy) {
+        await this.overload.refused({
+          protocol: 'DIMSE',
+          limit: busy.limit,
           actor: info.callingAet,
           actorHost: info.remoteAddress,
-          action: 'association.refused',
-          outcome: 'failure',
-          detail: { calledAet: info.calledAet, reason: decision.logReason },
-        })
-        .catch((e: unknown) =>
-          this.logger.error(`could not audit a refused association: ${String(e)}`),
-        );
+          calledAet: info.calledAet,
+          reason: busy.decision.logReason,
+        });
+        return busy.decision;
+      }
     }
+    if (decision.accept) {
+      // Before any await: the next A-ASSOCIATE-RQ must see this one counted.
+      this.admitted.add(info.id);
+      return decision;
+    }
+    this.logger.warn(
+      `refused association from ${info.callingAet}@${info.remoteAddress}: ${decision.logReason}`,
+    );
+    await this.audit
+      .recordAlone({
+        actor: info.callingAet,
+        actorHost: info.remoteAddress,
+        action: 'association.refused',
+        outcome: 'failure',
+        detail: { calledAet: info.calledAet, reason: decision.logReason },
+      })
+      .catch((e: unknown) =>
+        this.logger.error(`could not audit a refused association: ${String(e)}`),
+      );
     return decision;
+  }
+
+  /**
+   * Whether limits refuse a new association (PS3.8 Table 9-21: result 2 rejected-transient,
+   * source 3 service-provider presentation): the association limit is a configured local limit
+   * (reason 2, local-limit-exceeded); the in-flight budget being spent is congestion that clears
+   * as the instances in progress are stored (reason 1, temporary-congestion).
+   */
+  private overloaded(): {
+    limit: 'associations' | 'in-flight-bytes';
+    decision: Extract<AssociationDecision, { accept: false }>;
+  } | null {
+    const l = this.config.limits;
+    if (this.admitted.size >= l.maxAssociations) {
+      return {
+        limit: 'associations',
+        decision: {
+          accept: false,
+          result: 2,
+          source: 3,
+          reason: 2,
+          logReason: `${this.admitted.size} associations open (limits.maxAssociations: ${l.maxAssociations})`,
+        },
+      };
+    }
+    if (this.inFlight.exhausted) {
+      return {
+        limit: 'in-flight-bytes',
+        decision: {
+          accept: false,
+          result: 2,
+          source: 3,
+          reason: 1,
+          logReason: this.inFlight.describe(),
+        },
+      };
+    }
+    return null;
   }
 
   private async store(req: StoreRequest, data: Readable) {
@@ -211,6 +305,7 @@ export class DimsePushService implements IngestionAdapter {
     sopClassUid: string,
   ): Promise<DimseResponse> {
     const command = commandName(operation);
+    if (operation === 'store') this.ingestion.countRefusal(this.id, 'not-authorized');
     this.logger.warn(
       `refused ${command} from ${association.callingAet}@${association.remoteAddress}: not authorized`,
     );

@@ -1,5 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import cron, { type ScheduledTask } from 'node-cron';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { type z } from 'zod';
 import { type SourceConfig, STRATA_CONFIG, type StrataConfig } from '../../../config/index.js';
 import { Database } from '../../../database/index.js';
@@ -14,12 +16,14 @@ import {
 import { AdapterActivity } from '../adapter-activity.js';
 import { optionProblems } from '../source-options.js';
 import { type PullResult } from './pull-result.js';
+import { PullTickRepository } from './pull-tick.repository.js';
 
 /**
  * What the pull adapters (orthanc-pull, dicomweb-pull...) share: their sources' runs on the
- * sources' cron schedules, one run of a source at a time across every node (a PostgreSQL advisory
- * lock: a tick a node finds taken is skipped), runs on request (`strata pull`, the API), counters,
- * and the last run of each source for status and health. A subclass says how one run pulls.
+ * sources' cron schedules, each tick claimed in PostgreSQL so that it runs on one node however
+ * many are up, and one run of a source at a time across every node (a PostgreSQL advisory lock: a
+ * run a node finds taken is skipped), runs on request (`strata pull`, the API), counters, and the
+ * last run of each source for status and health. A subclass says how one run pulls.
  */
 @Injectable()
 export abstract class PullAdapter implements IngestionAdapter {
@@ -33,6 +37,9 @@ export abstract class PullAdapter implements IngestionAdapter {
   private readonly running = new Map<string, Promise<PullResult | null>>();
   private readonly last = new Map<string, PullResult>();
   private readonly stopping = new AbortController();
+  private readonly ticks = new PullTickRepository();
+  /** This process, as tick claims record it. */
+  private readonly holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
   // Subclasses inherit this constructor (and its injection): they declare none.
   constructor(
@@ -57,9 +64,11 @@ export abstract class PullAdapter implements IngestionAdapter {
     for (const s of sourcesOf(this.config.sources, this.id)) {
       if (!s.schedule) continue;
       this.tasks.push(
-        cron.schedule(s.schedule, () => void this.run(s.name).catch(() => undefined), {
-          name: `${this.id}:${s.name}`,
-        }),
+        cron.schedule(
+          s.schedule,
+          (context) => void this.scheduledRun(s.name, context.date).catch(() => undefined),
+          { name: `${this.id}:${s.name}` },
+        ),
       );
     }
     this.activity.started();
@@ -94,6 +103,17 @@ export abstract class PullAdapter implements IngestionAdapter {
         checkpoint: r ? JSON.stringify(r.cursor) : null,
       };
     });
+  }
+
+  /**
+   * One tick of a source's schedule (`at`, the time cron matched): runs it if this node's claim of
+   * the tick wins; false when another node has it.
+   */
+  async scheduledRun(name: string, at: Date): Promise<boolean> {
+    const tick = new Date(Math.floor(at.getTime() / 1000) * 1000);
+    if (!(await this.ticks.claim(this.db, name, tick, this.holder))) return false;
+    await this.run(name);
+    return true;
   }
 
   isRunning(name: string): boolean {

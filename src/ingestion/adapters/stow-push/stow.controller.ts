@@ -6,7 +6,9 @@ import { type Request, type Response } from 'express';
 import { type Readable } from 'node:stream';
 import { STRATA_CONFIG, type StrataConfig } from '../../../config/index.js';
 import { isValidUid } from '../../../dicom/index.js';
+import { InFlightBudget } from '../../in-flight-budget.js';
 import { IngestionService } from '../../ingestion.service.js';
+import { type OverloadLimit, OverloadRefusals } from '../../overload-refusals.js';
 import { checkStowContentType } from './content-type.js';
 import { StowPushAdapter } from './stow-push.adapter.js';
 import { StowResponse } from './stow-response.js';
@@ -19,6 +21,12 @@ interface RequestWithUser extends Request {
   strataUser?: AuthenticatedUser;
 }
 
+/**
+ * A refused request's body up to this size is read and dropped, so the connection stays open
+ * for the client's retry; a larger (or unsized) one is not worth reading: the connection closes.
+ */
+const DRAIN_REFUSED_BODY_BYTES = 8 * 1024 * 1024;
+
 /** STOW-RS (PS3.18 10.5): each application/dicom part streams into the one ingestion pipeline. */
 @ApiTags('dicomweb')
 @Roles('pacs')
@@ -26,11 +34,15 @@ interface RequestWithUser extends Request {
 @Controller('dicomweb')
 export class StowController {
   private readonly logger = new Logger('STOW');
+  /** STOW-RS requests being received or answered (limits.maxStowRequests). */
+  private active = 0;
 
   constructor(
     private readonly ingestion: IngestionService,
     @Inject(STRATA_CONFIG) private readonly config: StrataConfig,
     private readonly adapter: StowPushAdapter,
+    private readonly inFlight: InFlightBudget,
+    private readonly overload: OverloadRefusals,
   ) {}
 
   @Post('studies')
@@ -64,13 +76,63 @@ export class StowController {
       res.setHeader('Connection', 'close');
       throw problem(413, `the request body (${declared} bytes) exceeds the limit of ${max} bytes`);
     }
+    // Admission, before a byte of the body is read: the check and the count in one tick.
+    const busy = this.overloaded();
+    if (busy) {
+      await this.overload.refused({
+        protocol: 'STOW-RS',
+        limit: busy.limit,
+        actor: req.strataUser?.name ?? 'unknown',
+        actorHost: req.ip ?? null,
+        reason: busy.reason,
+      });
+      res.setHeader('Retry-After', String(this.config.limits.retryAfterSeconds));
+      if (!(declared <= DRAIN_REFUSED_BODY_BYTES)) res.setHeader('Connection', 'close');
+      throw problem(
+        503,
+        `the archive is busy (${busy.reason}): retry after ${this.config.limits.retryAfterSeconds} s`,
+      );
+    }
+    this.active++;
+    try {
+      await this.receive(req, res, study, ct.value.boundary, max);
+    } finally {
+      this.active--;
+    }
+  }
+
+  /**
+   * Whether limits refuse a new request: too many in progress, or the in-flight budget (all
+   * adapters) spent. Either clears as the requests in progress end: 503 with Retry-After.
+   */
+  private overloaded(): { limit: OverloadLimit; reason: string } | null {
+    const l = this.config.limits;
+    if (this.active >= l.maxStowRequests) {
+      return {
+        limit: 'stow-requests',
+        reason: `${this.active} STOW-RS requests in progress (limits.maxStowRequests: ${l.maxStowRequests})`,
+      };
+    }
+    if (this.inFlight.exhausted) {
+      return { limit: 'in-flight-bytes', reason: this.inFlight.describe() };
+    }
+    return null;
+  }
+
+  private async receive(
+    req: RequestWithUser,
+    res: Response,
+    study: string | undefined,
+    boundary: string,
+    max: number,
+  ): Promise<void> {
     const actor = req.strataUser?.name ?? 'unknown';
     // A pacs token is bound to its source (created so that it agrees with a stow-push source
     // naming the token); other tokens (admin) go by the stow-push sources' `token` keys.
     const source = req.strataUser?.source ?? this.adapter.sourceFor(actor);
     const baseUrl = `${req.protocol}://${req.get('host')}/dicomweb`;
     const response = new StowResponse(baseUrl);
-    const parser = new Dicer({ boundary: ct.value.boundary, maxHeaderPairs: 100 });
+    const parser = new Dicer({ boundary, maxHeaderPairs: 100 });
     let received = 0;
     let tooLarge = false;
     let parseError: Error | null = null;
