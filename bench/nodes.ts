@@ -421,7 +421,10 @@ lifecycle:
         if (exit.code !== 0 || problems.length > 0) {
           errors.push(`storescu ${a}: exit ${exit.code ?? exit.signal} ${problems.join(' / ')}`);
         } else {
-          perNode[node]! += (await countDcm(dir)) ?? 0;
+          // Awaited first: `perNode[node] += await …` would read the sum before the await and
+          // lose the count of an association that finished in between.
+          const sent = (await countDcm(dir)) ?? 0;
+          perNode[node]! += sent;
         }
       }),
     );

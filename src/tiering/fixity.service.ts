@@ -14,6 +14,7 @@ import { Registry } from '../metrics/index.js';
 import { BlobStore, type BlobLocation } from '../storage/index.js';
 import { FixityMetrics } from './fixity-metrics.js';
 import { type Job, JobRepository } from './job.repository.js';
+import { JobLeases } from './job-leases.service.js';
 import { TIERING_OPTIONS, type TieringOptions } from './tier-mover.service.js';
 
 export const FIXITY_JOB = 'fixity';
@@ -63,6 +64,16 @@ interface LocationRow {
   checksum: string | null;
 }
 
+/** Where a fixity run is, saved with its figures after each batch, for a node that goes on. */
+interface FixityCursor {
+  /** The last location id of the last batch checked. */
+  after: string;
+  /** The highest location id when the run began: copies made since are not its business. */
+  last: string;
+  planned: number;
+  bytes: number;
+}
+
 const BATCH = 200;
 const CHECKS_IN_FLIGHT = 4;
 const LEASE = 'fixity';
@@ -83,6 +94,7 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
   private readonly metrics: FixityMetrics;
   private task: ScheduledTask | null = null;
   private running: Promise<void> = Promise.resolve();
+  private busy = 0;
   private stopping = false;
   private readonly node = randomUUID();
 
@@ -92,8 +104,18 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly db: Database,
     private readonly blobs: BlobStore,
     private readonly audit: AuditService,
+    private readonly leases: JobLeases,
     registry: Registry,
   ) {
+    // Interrupted runs (this node's after a restart, or a dead node's) go on from their cursor.
+    leases.register({
+      kinds: [FIXITY_JOB],
+      spare: () => (this.busy ? 0 : 1),
+      resume: (id) => {
+        this.logger.warn(`resuming the interrupted fixity job ${id}`);
+        this.enqueue(() => this.resume(id));
+      },
+    });
     this.jobs = new JobRepository(db);
     this.metrics = new FixityMetrics(registry, db);
   }
@@ -123,9 +145,41 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
         role: req.role ?? null,
       },
       req.actor,
+      this.leases.claimant,
     );
-    this.running = this.running.then(() => this.run(job, req)).catch(() => undefined);
+    this.leases.adopt(job.id);
+    this.enqueue(() => this.run(job, req, null));
     return job;
+  }
+
+  /** Runs after any job already running here (one fixity run at a time per node). */
+  private enqueue(work: () => Promise<void>): void {
+    this.busy++;
+    this.running = this.running
+      .then(work)
+      .catch(() => undefined)
+      .finally(() => this.busy--);
+  }
+
+  /** Goes on with a job this node just claimed, from the cursor of its last finished batch. */
+  private async resume(id: string): Promise<void> {
+    const job = await this.jobs.get(id);
+    if (!job || job.status === 'done' || job.status === 'failed') {
+      this.leases.finished(id);
+      return;
+    }
+    const p = job.params;
+    const req: FixityRequest = {
+      tier: (p.tier as TierName | null) ?? null,
+      samplePercent: Number(p.samplePercent),
+      includeCold: Boolean(p.includeCold),
+      deep: Boolean(p.deep),
+      actor: job.actor,
+      actorHost: (p.actorHost as string | null) ?? null,
+      role: (p.role as string | null) ?? null,
+    };
+    const saved = job.result as (FixityResult & FixityCursor) | null;
+    await this.run(job, req, saved && typeof saved.after === 'string' ? saved : null);
   }
 
   /** Resolves when the jobs started so far have ended. */
@@ -153,28 +207,35 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
     });
   }
 
-  private async run(job: Job, req: FixityRequest): Promise<void> {
+  private async run(
+    job: Job,
+    req: FixityRequest,
+    from: (FixityResult & FixityCursor) | null,
+  ): Promise<void> {
     const result: FixityResult = {
-      checked: 0,
-      byChecksum: 0,
-      ok: 0,
-      missing: 0,
-      corrupt: 0,
-      unreadable: 0,
-      repaired: 0,
-      unrepaired: 0,
+      checked: from?.checked ?? 0,
+      byChecksum: from?.byChecksum ?? 0,
+      ok: from?.ok ?? 0,
+      missing: from?.missing ?? 0,
+      corrupt: from?.corrupt ?? 0,
+      unreadable: from?.unreadable ?? 0,
+      repaired: from?.repaired ?? 0,
+      unrepaired: from?.unrepaired ?? 0,
     };
+    const mustStop = () => this.stopping || !this.leases.holds(job.id);
     const tiers = req.tier ? [req.tier] : TIER_NAMES.filter((t) => t !== 'cold' || req.includeCold);
     try {
       // The copies there are now: repairs made during the run are not checked again.
-      const [{ n, last }] = (await this.db.query<{ n: number; last: string }>(
-        `SELECT count(*)::int AS n, coalesce(max(id), 0)::text AS last
-           FROM locations WHERE tier = ANY($1::text[])`,
-        [tiers],
-      )) as [{ n: number; last: string }];
+      const [{ n, last }] = from
+        ? [{ n: from.planned, last: from.last }]
+        : ((await this.db.query<{ n: number; last: string }>(
+            `SELECT count(*)::int AS n, coalesce(max(id), 0)::text AS last
+               FROM locations WHERE tier = ANY($1::text[])`,
+            [tiers],
+          )) as [{ n: number; last: string }]);
       await this.jobs.start(job.id, Math.ceil((n * req.samplePercent) / 100));
-      let bytes = 0;
-      for (let after = '0'; !this.stopping;) {
+      let bytes = from?.bytes ?? 0;
+      for (let after = from?.after ?? '0'; !mustStop();) {
         const batch = await this.db.query<LocationRow>(
           `SELECT l.id, l.blob_fk AS blob_id, l.backend, l.key, l.tier, l.stored_size,
                   b.digest, b.size, b.study_instance_uid, l.checksum
@@ -190,13 +251,22 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
         // A few copies at a time: a check is mostly waiting (a HEAD request, a read, a commit).
         let next = 0;
         const worker = async () => {
-          for (let row = chosen[next++]; row && !this.stopping; row = chosen[next++]) {
+          for (let row = chosen[next++]; row && !mustStop(); row = chosen[next++]) {
             await this.checkOne(job, row, result, req.deep);
             bytes += Number(row.stored_size);
           }
         };
         await Promise.all(Array.from({ length: CHECKS_IN_FLIGHT }, worker));
+        if (mustStop()) break; // this batch is checked again by whoever goes on with the job
         await this.jobs.progress(job.id, result.checked, bytes);
+        const cursor: FixityCursor = { after, last, planned: n, bytes };
+        await this.jobs.checkpoint(job.id, result.checked, { ...result, ...cursor });
+      }
+      if (mustStop()) {
+        // Stopping: another node (or this one at its restart) goes on from the last checkpoint.
+        if (this.stopping) await this.leases.release(job.id).catch(() => undefined);
+        else this.logger.warn(`fixity job ${job.id}: stopped, as another node took it over`);
+        return;
       }
       const bad = result.missing + result.corrupt;
       await this.audit.recordAlone({
@@ -220,6 +290,8 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
       const message = error instanceof Error ? error.message : String(error);
       this.logger.error(`fixity job ${job.id} failed: ${message}`);
       await this.jobs.finish(job.id, message, { ...result }).catch(() => undefined);
+    } finally {
+      this.leases.finished(job.id);
     }
   }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeInstance, newUid } from '../../src/dicom/testing/index.js';
+import { JobLeases } from '../../src/tiering/index.js';
 import { createTestBucket } from '../support/s3.js';
 import { startTestStrata, type TestStrata } from '../support/strata-harness.js';
 import { callApi, retrieveDataset, stowAll, waitForJob } from '../support/wado-client.js';
@@ -76,6 +77,47 @@ describe('fixity: every copy decrypted and checked against its digest; bad ones 
       'SELECT count(*)::int AS n FROM locations WHERE verified_at IS NULL',
     );
     expect(n).toBe(0);
+  });
+
+  it("a run whose node died is taken over and goes on from its last batch's cursor", async () => {
+    // A run another node began, checkpointed after its first copy, and then went silent.
+    const locations = await sql<{ id: string }>(
+      `SELECT id::text FROM locations WHERE tier IN ('hot', 'warm') ORDER BY id`,
+    );
+    const after = locations[0]!.id;
+    const last = locations.at(-1)!.id;
+    const saved = {
+      checked: 1,
+      byChecksum: 0,
+      ok: 1,
+      missing: 0,
+      corrupt: 0,
+      unreadable: 0,
+      repaired: 0,
+      unrepaired: 0,
+    };
+    const [{ id }] = (await sql<{ id: string }>(
+      `INSERT INTO jobs (kind, status, params, actor, total, done, result, started_at,
+                         claimed_by, lease_until)
+       VALUES ('fixity', 'running', $1, 'dead-node-test', $2, 1, $3, now(),
+               'dead-node', now() - interval '1 second')
+       RETURNING id::text`,
+      [
+        JSON.stringify({ tier: null, samplePercent: 100, includeCold: false, deep: false }),
+        locations.length,
+        JSON.stringify({ ...saved, after, last, planned: locations.length, bytes: 0 }),
+      ],
+    )) as [{ id: string }];
+    // The poll that would find it within jobs.leaseSeconds, run now.
+    await s.running.app.get(JobLeases, { strict: false }).beat();
+    const job = await waitForJob(s, id);
+    expect(job.status).toBe('done');
+    // The first copy is not checked twice; every other one once.
+    expect(job.result).toMatchObject({ checked: locations.length, ok: locations.length });
+    const [takeover] = await sql<{ detail: Record<string, unknown> }>(
+      `SELECT detail FROM audit_events WHERE action = 'job.taken-over' ORDER BY seq DESC LIMIT 1`,
+    );
+    expect(takeover?.detail).toMatchObject({ job: id, kind: 'fixity', from: 'dead-node' });
   });
 
   it('a flipped bit and a deleted file: both marked and audited; the one with a good copy repaired', async () => {
