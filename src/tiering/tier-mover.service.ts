@@ -13,8 +13,14 @@ export { TIERING_OPTIONS, type TieringOptions };
 
 export const MOVE_JOB = 'tier-move';
 
-/** Objects of one job moved at the same time (memory: one stream chunk per object in flight). */
-const MOVES_IN_FLIGHT = 4;
+/**
+ * Objects of one job moved at the same time. Each object's steps wait in turn (read, send, the
+ * server's answer, a commit, the old copy's removal), so more in flight keep the target busy:
+ * on the bench machine 4 reached 39-45 % of s3rver's raw PutObject rate, 8 56-61 %, 16 61-72 %.
+ * Memory: objects up to 4 MiB are read whole, larger ones streamed a chunk at a time, so at most
+ * about 64 MiB of object data per job.
+ */
+const MOVES_IN_FLIGHT = 16;
 
 export interface MoveRequest {
   studyInstanceUid: string;
