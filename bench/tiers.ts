@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/index.js';
+import { tuneHeapForShortLivedBuffers } from '../src/heap-settings.js';
 import { startStrata } from '../src/strata.js';
 import { DATASET_SPECS, ensureDataset } from './datasets.js';
 import { measureKeyRotation } from './keys.js';
@@ -62,7 +63,8 @@ async function waitForPort(port: number): Promise<void> {
       socket.once('error', () => done(false));
     });
     if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
+    // Often: each study is a job, and the wait after its end would count as move time.
+    await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`s3rver did not listen on port ${port}`);
 }
@@ -85,6 +87,8 @@ async function waitJob(base: string, id: string): Promise<Record<string, unknown
 }
 
 export async function runTierBench(root: string): Promise<{ md: string; json: string }> {
+  // Strata runs in this process: with the heap setting its server entry point applies.
+  tuneHeapForShortLivedBuffers();
   const work = mkdtempSync(join(tmpdir(), 'strata-bench-tiers-'));
   // The embedded PostgreSQL runs as 'postgres' when we are root: it must traverse this folder.
   chmodSync(work, 0o755);
