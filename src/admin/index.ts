@@ -7,3 +7,4 @@ export { TokensModule } from './tokens.module.js';
 export { type TokenActor, TokenError, TokenService } from './token.service.js';
 export { type TokenRecord } from './token.repository.js';
 export { PolicyReloadService, type ReloadOutcome } from './policy-reload.service.js';
+export { ReadinessService } from './readiness.service.js';

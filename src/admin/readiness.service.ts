@@ -1,4 +1,4 @@
-import { type BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { Database, schemaStatus } from '../database/index.js';
 import { DimsePushService } from '../ingestion/index.js';
@@ -26,7 +26,10 @@ const CHECK_TIMEOUT_MS = 3_000;
  */
 @Injectable()
 export class ReadinessService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('Readiness');
   private shuttingDown = false;
+  private running: Promise<Readiness> | null = null;
+  private readonly lastOk = new Map<string, boolean>();
 
   constructor(
     private readonly db: Database,
@@ -38,7 +41,21 @@ export class ReadinessService implements BeforeApplicationShutdown {
     this.shuttingDown = true;
   }
 
-  async check(): Promise<Readiness> {
+  /** From now on not ready (a stop is coming): load balancers take the node out first. */
+  markStopping(): void {
+    this.shuttingDown = true;
+  }
+
+  /**
+   * Runs the checks; concurrent callers share one run (a flood of probes costs one query per
+   * check at a time). A check whose state changes is logged, with its detail when it fails.
+   */
+  check(): Promise<Readiness> {
+    this.running ??= this.runChecks().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async runChecks(): Promise<Readiness> {
     const checks = await Promise.all([
       timed('database', async () => {
         await this.db.query('SELECT 1');
@@ -59,6 +76,12 @@ export class ReadinessService implements BeforeApplicationShutdown {
           : { ok: true, detail: 'running' },
       ),
     ]);
+    for (const c of checks) {
+      if (this.lastOk.get(c.name) === c.ok) continue;
+      if (!c.ok) this.logger.warn(`not ready: ${c.name}: ${c.detail}`);
+      else if (this.lastOk.has(c.name)) this.logger.log(`ready again: ${c.name}`);
+      this.lastOk.set(c.name, c.ok);
+    }
     return { ready: checks.every((c) => c.ok), checks };
   }
 

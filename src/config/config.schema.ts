@@ -345,6 +345,12 @@ export const envSchema = z.object({
    * the client's address, not the proxy's): 'loopback', or a comma-separated list of addresses and
    * CIDR ranges. Unset: none (the headers are ignored).
    */
+  /**
+   * Seconds between SIGTERM and closing the listeners, during which /ready answers 503 and work
+   * still arrives and is served: long enough for a load balancer's health check to take the node
+   * out (e.g. 10). 0 (the default): close at once.
+   */
+  STRATA_SHUTDOWN_DRAIN_SECONDS: z.coerce.number().int().min(0).max(600).default(0),
   STRATA_TRUST_PROXY: z
     .string()
     .refine(

@@ -17,4 +17,4 @@ export {
 } from './strata-config.js';
 export { inWindow, parseTimeWindow, type TimeWindow } from './time-window.js';
 export { type SyslogConfig } from './syslog-settings.js';
-export { type DicomPeerTls, type DicomTlsConfig } from './dicom-tls-settings.js';
+export { checkTlsFiles, type DicomPeerTls, type DicomTlsConfig } from './dicom-tls-settings.js';

@@ -75,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
     policiesDir: resolve(e.STRATA_POLICIES_DIR),
     logLevel: e.STRATA_LOG_LEVEL,
     logFormat: e.STRATA_LOG_FORMAT,
+    shutdownDrainMs: e.STRATA_SHUTDOWN_DRAIN_SECONDS * 1000,
     testFailpoint: e.STRATA_TEST_FAILPOINT ?? null,
     http: {
       host: e.STRATA_BIND_HOST,

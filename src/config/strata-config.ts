@@ -8,6 +8,8 @@ export interface StrataConfig {
   policiesDir: string;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
   logFormat: 'json' | 'text';
+  /** STRATA_SHUTDOWN_DRAIN_SECONDS: not ready, still serving, before the listeners close. */
+  shutdownDrainMs: number;
   /** Tests only (STRATA_TEST_FAILPOINT): where to kill the process to test crash recovery. */
   testFailpoint: string | null;
   http: {

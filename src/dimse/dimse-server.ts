@@ -132,6 +132,21 @@ export class DimseServer {
     });
   }
 
+  /**
+   * TLS mode: reads the certificate, key and CA files again and uses them for the handshakes
+   * from now on (a renewed certificate without a restart); connections already made keep theirs.
+   * Throws, leaving the files in use unchanged, when they cannot be read.
+   */
+  reloadTls(): void {
+    if (!this.opts.tls) throw new Error('this listener does not speak TLS');
+    const {
+      requestCert: _request,
+      rejectUnauthorized: _reject,
+      ...context
+    } = serverTlsOptions(this.opts.tls);
+    (this.server as import('node:tls').Server).setSecureContext(context);
+  }
+
   /** Number of open connections (associations and connections still negotiating). */
   get activeAssociations(): number {
     return this.associations.size;

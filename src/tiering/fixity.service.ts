@@ -288,6 +288,13 @@ export class FixityService implements OnApplicationBootstrap, OnApplicationShutd
       }
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      if (mustStop()) {
+        // Not this node's to end: it is stopping (another node goes on from the checkpoint), or
+        // another node has taken the run over.
+        if (this.stopping) await this.leases.release(job.id).catch(() => undefined);
+        this.logger.warn(`fixity job ${job.id}: stopped (${message})`);
+        return;
+      }
       this.logger.error(`fixity job ${job.id} failed: ${message}`);
       await this.jobs.finish(job.id, message, { ...result }).catch(() => undefined);
     } finally {

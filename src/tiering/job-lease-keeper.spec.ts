@@ -198,3 +198,44 @@ describe('LeaseKeeper', () => {
     expect(store.jobs.get('1')!.until).toBe(2000);
   });
 });
+
+describe('LeaseKeeper when renewals fail or hang', () => {
+  it('gives a job up before its lease ends when its renewals fail, so no two nodes run it', async () => {
+    const store = new FakeStore();
+    const warnings: string[] = [];
+    const events = { warn: (m: string) => warnings.push(m), tookOver: async () => undefined };
+    const a = new LeaseKeeper(store, 'node-a', 2000, events, () => store.now);
+    store.add('9', 'tier-move');
+    expect(await a.claim('9')).toBe(true);
+    store.renew = async () => {
+      throw new Error('Connection terminated unexpectedly');
+    };
+    store.now = 700;
+    await expect(a.beat(false)).rejects.toThrow(/Connection terminated/);
+    expect(a.holds('9')).toBe(true); // one renewal missed: still well inside the lease
+    store.now = 1400; // two thirds of the lease without a confirmed renewal
+    expect(a.holds('9')).toBe(false);
+    expect(warnings.join()).toMatch(
+      /job 9: this node \(node-a\) could not renew its lease in time/,
+    );
+    // The database still has A's lease until 2000: another node takes the job only after it.
+    const b = new LeaseKeeper(store, 'node-b', 2000, events, () => store.now);
+    expect(await b.claim('9')).toBe(false);
+    store.now = 2001;
+    expect(await b.claim('9')).toBe(true);
+  });
+
+  it('abandons a renewal that hangs after one lease, and the next beat runs', async () => {
+    const store = new FakeStore();
+    const events = { warn: () => undefined, tookOver: async () => undefined };
+    const a = new LeaseKeeper(store, 'node-a', 150, events);
+    store.add('5', 'tier-move');
+    expect(await a.claim('5')).toBe(true);
+    const renew = store.renew.bind(store);
+    store.renew = () => new Promise<string[]>(() => undefined);
+    await expect(a.beat(false)).rejects.toThrow(/did not answer within 150 ms/);
+    store.renew = renew;
+    await a.beat(false);
+    expect(store.jobs.get('5')!.claimedBy).toBe('node-a');
+  });
+});

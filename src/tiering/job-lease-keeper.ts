@@ -23,6 +23,13 @@ export interface LeaseKeeperEvents {
  */
 export class LeaseKeeper {
   private readonly held = new Set<string>();
+  /**
+   * When each held lease was last confirmed (claimed, or renewed: the time the renewal started).
+   * A lease not confirmed for two thirds of its length is given up here, before the database lets
+   * another node take it: renewals that fail or hang (a dead connection, a full pool) must not
+   * leave a job running on two nodes.
+   */
+  private readonly confirmedAt = new Map<string, number>();
   private readonly runners: JobRunner[] = [];
   private timer: NodeJS.Timeout | null = null;
   private beating: Promise<void> | null = null;
@@ -33,6 +40,8 @@ export class LeaseKeeper {
     readonly nodeId: string,
     readonly leaseMs: number,
     private readonly events: LeaseKeeperEvents,
+    /** The clock (tests: a fake one). */
+    private readonly now: () => number = Date.now,
   ) {}
 
   register(runner: JobRunner): void {
@@ -41,12 +50,21 @@ export class LeaseKeeper {
 
   /** Whether this node still holds the job (false once it was released, finished or taken). */
   holds(jobId: string): boolean {
-    return this.held.has(jobId);
+    if (!this.held.has(jobId)) return false;
+    const confirmed = this.confirmedAt.get(jobId) ?? 0;
+    if (this.now() - confirmed < (this.leaseMs * 2) / 3) return true;
+    this.held.delete(jobId);
+    this.confirmedAt.delete(jobId);
+    this.events.warn(
+      `job ${jobId}: this node (${this.nodeId}) could not renew its lease in time; it stops working on it (the job goes on wherever it is claimed next)`,
+    );
+    return false;
   }
 
   /** A job this node created already claimed (JobRepository.create with a claimant). */
   adopt(jobId: string): void {
     this.held.add(jobId);
+    this.confirmedAt.set(jobId, this.now());
   }
 
   /**
@@ -54,10 +72,12 @@ export class LeaseKeeper {
    * `evenParked`, or already ours); false if another node holds a live lease on it.
    */
   async claim(jobId: string, evenParked = false): Promise<boolean> {
-    if (this.held.has(jobId)) return true;
+    if (this.holds(jobId)) return true;
+    const asked = this.now();
     const claimed = await this.store.claim(jobId, this.nodeId, this.leaseMs, evenParked);
     if (!claimed) return false;
     this.held.add(jobId);
+    this.confirmedAt.set(jobId, asked);
     await this.noteTakeover(claimed);
     return true;
   }
@@ -65,10 +85,12 @@ export class LeaseKeeper {
   /** The job ended (done or failed): nothing to renew any more. */
   finished(jobId: string): void {
     this.held.delete(jobId);
+    this.confirmedAt.delete(jobId);
   }
 
   /** Gives the job up (free for any node at once), or parks it (see JobLeaseRepository). */
   async release(jobId: string, park = false): Promise<void> {
+    this.confirmedAt.delete(jobId);
     if (!this.held.delete(jobId)) return;
     await this.store.release(jobId, this.nodeId, park);
   }
@@ -82,7 +104,20 @@ export class LeaseKeeper {
   async beat(poll: boolean): Promise<void> {
     // One beat at a time: a slow database must not stack them.
     if (this.beating) return this.beating;
-    this.beating = this.beatOnce(poll).finally(() => (this.beating = null));
+    // A beat that hangs (a query on a dead connection) must not stop the next ones: after one
+    // lease it is abandoned (its leases then count as unconfirmed, see `holds`).
+    let timer: NodeJS.Timeout | undefined;
+    const abandoned = new Promise<void>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`a lease renewal did not answer within ${this.leaseMs} ms`)),
+        this.leaseMs,
+      );
+      timer.unref?.();
+    });
+    this.beating = Promise.race([this.beatOnce(poll), abandoned]).finally(() => {
+      clearTimeout(timer);
+      this.beating = null;
+    });
     return this.beating;
   }
 
@@ -106,10 +141,13 @@ export class LeaseKeeper {
   private async beatOnce(poll: boolean): Promise<void> {
     const ids = [...this.held];
     if (ids.length > 0) {
+      const asked = this.now();
       const kept = new Set(await this.store.renew(ids, this.nodeId, this.leaseMs));
       for (const id of ids) {
+        if (kept.has(id) && this.held.has(id)) this.confirmedAt.set(id, asked);
         // Released or finished meanwhile: not lost, just gone.
         if (!kept.has(id) && this.held.delete(id)) {
+          this.confirmedAt.delete(id);
           this.events.warn(
             `job ${id}: this node (${this.nodeId}) lost its lease (another node took the job over); it stops working on it`,
           );
@@ -121,6 +159,7 @@ export class LeaseKeeper {
     for (const runner of this.runners) {
       const limit = first ? 1000 : runner.spare();
       if (limit <= 0) continue;
+      const asked = this.now();
       const claimed = await this.store.claimAvailable(
         runner.kinds,
         this.nodeId,
@@ -130,6 +169,7 @@ export class LeaseKeeper {
       );
       for (const job of claimed) {
         this.held.add(job.id);
+        this.confirmedAt.set(job.id, asked);
         await this.noteTakeover(job);
         runner.resume(job.id);
       }

@@ -5,6 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { AuditService } from '../audit/index.js';
 import { STRATA_CONFIG, type StrataConfig } from '../config/index.js';
 import { Database } from '../database/index.js';
@@ -33,9 +34,12 @@ export class JobLeases implements OnApplicationBootstrap, OnApplicationShutdown 
   ) {
     const node = readNodeId(config.dataDir);
     // A CLI command is another process on the same data dir: not the server's id (the server
-    // would otherwise take back the CLI's jobs as its own), but the same one for every command,
-    // so that a command run again after a crash takes its job back at once.
-    const nodeId = options.resumeJobs ? node : `${node}:cli`;
+    // would otherwise take back the CLI's jobs as its own at its next start), and not one shared
+    // by every command either (two commands at once would both think they hold the same job).
+    // A command run again after a crash takes its job back once the old lease has expired.
+    const nodeId = options.resumeJobs
+      ? node
+      : `${node}:cli:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.keeper = new LeaseKeeper(new JobLeaseRepository(db), nodeId, config.jobs.leaseMs, {
       warn: (m) => this.logger.warn(m),
       tookOver: (job) =>

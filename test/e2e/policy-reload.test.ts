@@ -1,7 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeInstance } from '../../src/dicom/testing/index.js';
 import { PolicyStore } from '../../src/lifecycle/index.js';
@@ -15,6 +17,7 @@ import {
 import { stow } from '../support/stow-client.js';
 import { startTestStrata, TEST_TOKEN, type TestStrata } from '../support/strata-harness.js';
 import { createTestDatabase } from '../support/test-database.js';
+import { makeTestPki, type TestPki } from '../support/tls-certificates.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 
@@ -124,22 +127,46 @@ describe('policy reload: POST /api/policies/reload, validated first, audited', (
   });
 });
 
-describe('policy reload on SIGHUP (the server as a child process)', () => {
+/** The SHA-256 fingerprint of the certificate a TLS listener serves now. */
+function servedCertificate(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.destroy();
+    });
+    socket.once('error', reject);
+  });
+}
+
+const fingerprintOf = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
+
+describe('SIGHUP (the server as a child process): policies and the DICOM TLS certificate', () => {
   let work: string;
   let child: ChildStrata;
   let databaseUrl: string;
+  let pki: TestPki;
+  let tlsPort: number;
+  const served = () => ({ cert: join(work, 'tls', 'cert.pem'), key: join(work, 'tls', 'key.pem') });
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'strata-sighup-'));
     databaseUrl = await createTestDatabase();
     mkdirSync(join(work, 'policies', 'retention'), { recursive: true });
     writeFileSync(join(work, 'policies', 'retention', 'keep.yaml'), RETENTION(10));
+    pki = makeTestPki();
+    mkdirSync(join(work, 'tls'));
+    copyFileSync(pki.strata.certFile, served().cert);
+    copyFileSync(pki.strata.keyFile, served().key);
     await buildServer();
-    child = await startChild(work, databaseUrl);
+    child = await startChild(work, databaseUrl, {
+      configYaml: `dicom:\n  tls: { port: 0, certFile: ${served().cert}, keyFile: ${served().key} }\n`,
+    });
+    tlsPort = Number(/and TLS [^:\s]+:(\d+)/.exec(child.output())?.[1]);
   }, 240_000);
   afterAll(async () => {
     await killAllChildren();
     removeServerBuild();
+    pki?.remove();
     await rm(work, { recursive: true, force: true });
   });
 
@@ -174,6 +201,7 @@ describe('policy reload on SIGHUP (the server as a child process)', () => {
       expect(child.output()).toMatch(/policy reload refused/);
       // Still serving.
       const health = await fetch(`${child.httpUrl}/health`);
+      expect(child.proc.exitCode).toBeNull();
       expect(health.status).toBe(200);
       expect(
         (
@@ -185,5 +213,75 @@ describe('policy reload on SIGHUP (the server as a child process)', () => {
     } finally {
       await db.end();
     }
+  });
+
+  it('serves a renewed DICOM TLS certificate after SIGHUP; a key that does not match keeps the old', async () => {
+    const pg = await import('pg');
+    const db = new pg.default.Client({ connectionString: databaseUrl });
+    await db.connect();
+    const audit = async () =>
+      (
+        await db.query<AuditRow>(
+          `SELECT actor, action, outcome, detail FROM audit_events
+            WHERE action = 'tls.certificate-reloaded' ORDER BY seq`,
+        )
+      ).rows;
+    const until = async (n: number) => {
+      for (let i = 0; i < 100 && (await audit()).length < n; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return audit();
+    };
+    try {
+      expect(tlsPort).toBeGreaterThan(0);
+      expect(await servedCertificate(tlsPort)).toBe(fingerprintOf(pki.strata.certFile));
+      // Renewed in place (here: another certificate of the same CA, with its key).
+      copyFileSync(pki.peer.certFile, served().cert);
+      copyFileSync(pki.peer.keyFile, served().key);
+      // The policy test's SIGHUPs reloaded the (same) certificate already: count from here.
+      const before = (await audit()).length;
+      child.proc.kill('SIGHUP');
+      const ok = (await until(before + 1))[before];
+      expect(ok).toMatchObject({ actor: 'SIGHUP', outcome: 'success' });
+      expect(ok!.detail.fingerprint256).toBe(fingerprintOf(pki.peer.certFile));
+      expect(await servedCertificate(tlsPort)).toBe(fingerprintOf(pki.peer.certFile));
+
+      // A half-done renewal: the new certificate with the old key. Refused; the peer cert stays.
+      copyFileSync(pki.strata.certFile, served().cert);
+      child.proc.kill('SIGHUP');
+      const refused = (await until(before + 2))[before + 1];
+      expect(refused).toMatchObject({ actor: 'SIGHUP', outcome: 'failure' });
+      expect(String(refused!.detail.error)).toMatch(/dicom\.tls\.keyFile: .* is not the key/);
+      expect(await servedCertificate(tlsPort)).toBe(fingerprintOf(pki.peer.certFile));
+      expect(child.output()).toMatch(/the DICOM TLS certificate in use stays/);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it('SIGTERM with a drain time: not ready at once, still serving, then a clean exit', async () => {
+    await child.stop();
+    expect(child.proc.exitCode).toBe(0); // a clean stop, not async-exit-hook's 143
+    // The tests before left an invalid policy file and a certificate with another's key.
+    writeFileSync(join(work, 'policies', 'retention', 'keep.yaml'), RETENTION(11));
+    copyFileSync(pki.strata.certFile, served().cert);
+    copyFileSync(pki.strata.keyFile, served().key);
+    const drained = await startChild(work, databaseUrl, {
+      configYaml: `dicom:\n  tls: { port: 0, certFile: ${served().cert}, keyFile: ${served().key} }\n`,
+      env: { STRATA_SHUTDOWN_DRAIN_SECONDS: '2' },
+    });
+    expect((await fetch(`${drained.httpUrl}/ready`)).status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => drained.proc.once('exit', resolve));
+    const sent = Date.now();
+    drained.proc.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    const ready = await fetch(`${drained.httpUrl}/ready`);
+    expect(ready.status).toBe(503);
+    expect(
+      ((await ready.json()) as { checks: { name: string; ok: boolean }[] }).checks,
+    ).toContainEqual(expect.objectContaining({ name: 'node', ok: false }));
+    expect((await fetch(`${drained.httpUrl}/health`)).status).toBe(200);
+    expect(await exited).toBe(0);
+    expect(Date.now() - sent).toBeGreaterThanOrEqual(2000);
   });
 });

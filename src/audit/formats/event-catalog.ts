@@ -95,7 +95,7 @@ const tokenChange = entry(EVENT_ID.securityAlert, 'E', 'security-alert', {
  * - auth.*: User Authentication, Login (failed: a 401; succeeded: once per session);
  *   permission.denied (a 403, the wrong role) is a Security Alert, Use of Restricted Function.
  * - key.*: Security Alert, Object Security Attributes Changed (who can decrypt the studies).
- * - policy.changed, policy.reloaded, schedule.*, config.*: Security Alert, Software Configuration.
+ * - policy.changed, policy.reloaded, tls.certificate-reloaded, schedule.*, config.*: Security Alert, Software Configuration.
  * - token.*: Security Alert, User Security Attributes Changed; role changes: Security Roles Changed.
  * - fixity.checked, lifecycle.*-sweep: a maintenance job ended: Local Service Operation Stopped.
  * - job.taken-over: a node goes on with a job whose node stopped: Local Service Operation Started.
@@ -152,6 +152,7 @@ export const EVENT_CATALOG: Readonly<Record<string, CatalogEntry>> = {
   'policy.changed': configuration,
   'policy.reloaded': configuration,
   'config.changed': configuration,
+  'tls.certificate-reloaded': configuration,
   'schedule.paused': configuration,
   'schedule.resumed': configuration,
   'token.created': tokenChange,

@@ -1,8 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { type Readable } from 'node:stream';
 import { z } from 'zod';
 import { AuditService } from '../../../audit/index.js';
 import {
+  checkTlsFiles,
   type DicomOperation,
   type SourceConfig,
   STRATA_CONFIG,
@@ -121,6 +124,49 @@ export class DimsePushService implements IngestionAdapter {
       }
     }
     this.activity.started();
+  }
+
+  /**
+   * Reads the TLS listener's certificate, key and CA files again (SIGHUP, after a certificate
+   * renewal) and serves the new certificate from the next handshake on. The files are checked as at
+   * start first: on a problem the error names it and the certificate in use stays. Audited either
+   * way. Null without a TLS listener.
+   */
+  async reloadTlsCertificate(
+    by: string,
+  ): Promise<{ subject: string; fingerprint256: string; validTo: string } | null> {
+    const tls = this.config.dicom.tls;
+    if (!tls || !this.tlsServer) return null;
+    try {
+      checkTlsFiles('dicom.tls', {
+        certFile: tls.certFile,
+        keyFile: tls.keyFile,
+        ...(tls.caFile ? { caFile: tls.caFile } : {}),
+      });
+      this.tlsServer.reloadTls();
+    } catch (error) {
+      const message = (error as Error).message;
+      await this.audit.recordAlone({
+        actor: by,
+        action: 'tls.certificate-reloaded',
+        outcome: 'failure',
+        detail: { certFile: tls.certFile, error: message },
+      });
+      throw error;
+    }
+    const cert = new X509Certificate(readFileSync(tls.certFile));
+    const loaded = {
+      subject: cert.subject.replace(/\n/g, ', '),
+      fingerprint256: cert.fingerprint256,
+      validTo: new Date(cert.validTo).toISOString(),
+    };
+    await this.audit.recordAlone({
+      actor: by,
+      action: 'tls.certificate-reloaded',
+      outcome: 'success',
+      detail: { certFile: tls.certFile, ...loaded },
+    });
+    return loaded;
   }
 
   async stop(): Promise<void> {
