@@ -127,6 +127,27 @@ describe('policy reload: POST /api/policies/reload, validated first, audited', (
   });
 });
 
+/** The audit rows of one action, read from the child's database, and a wait for the n-th. */
+async function auditWatch(databaseUrl: string, action: string) {
+  const pg = await import('pg');
+  const db = new pg.default.Client({ connectionString: databaseUrl });
+  await db.connect();
+  const audit = async () =>
+    (
+      await db.query<AuditRow>(
+        `SELECT actor, action, outcome, detail FROM audit_events WHERE action = $1 ORDER BY seq`,
+        [action],
+      )
+    ).rows;
+  const until = async (n: number) => {
+    for (let i = 0; i < 100 && (await audit()).length < n; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return audit();
+  };
+  return { db, audit, until };
+}
+
 /** The SHA-256 fingerprint of the certificate a TLS listener serves now. */
 function servedCertificate(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -171,22 +192,7 @@ describe('SIGHUP (the server as a child process): policies and the DICOM TLS cer
   });
 
   it('reloads and audits with actor SIGHUP; an invalid set is refused and logged', async () => {
-    const pg = await import('pg');
-    const db = new pg.default.Client({ connectionString: databaseUrl });
-    await db.connect();
-    const audit = async () =>
-      (
-        await db.query<AuditRow>(
-          `SELECT actor, action, outcome, detail FROM audit_events
-            WHERE action = 'policy.reloaded' ORDER BY seq`,
-        )
-      ).rows;
-    const until = async (n: number) => {
-      for (let i = 0; i < 100 && (await audit()).length < n; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      return audit();
-    };
+    const { db, until } = await auditWatch(databaseUrl, 'policy.reloaded');
     try {
       writeFileSync(join(work, 'policies', 'retention', 'keep.yaml'), RETENTION(11));
       child.proc.kill('SIGHUP');
@@ -216,22 +222,7 @@ describe('SIGHUP (the server as a child process): policies and the DICOM TLS cer
   });
 
   it('serves a renewed DICOM TLS certificate after SIGHUP; a key that does not match keeps the old', async () => {
-    const pg = await import('pg');
-    const db = new pg.default.Client({ connectionString: databaseUrl });
-    await db.connect();
-    const audit = async () =>
-      (
-        await db.query<AuditRow>(
-          `SELECT actor, action, outcome, detail FROM audit_events
-            WHERE action = 'tls.certificate-reloaded' ORDER BY seq`,
-        )
-      ).rows;
-    const until = async (n: number) => {
-      for (let i = 0; i < 100 && (await audit()).length < n; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      return audit();
-    };
+    const { db, audit, until } = await auditWatch(databaseUrl, 'tls.certificate-reloaded');
     try {
       expect(tlsPort).toBeGreaterThan(0);
       expect(await servedCertificate(tlsPort)).toBe(fingerprintOf(pki.strata.certFile));
